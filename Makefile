@@ -1,0 +1,55 @@
+# authfetch: `make run` (set-up + demo server) and `make test` (set-up + every test).
+# Every step is skipped when its inputs have not changed, so a second run is fast.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+ARGS   ?=
+
+VENV_DONE   := $(VENV)/.installed
+NODE_DONE   := node_modules/.installed
+VENDOR_DONE := vendor/.installed
+
+.PHONY: setup run test lint format bench clean
+
+setup: $(VENV_DONE) $(VENDOR_DONE)
+
+$(VENV_DONE): requirements.txt
+	@tools/prereqs.sh python
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "installing Python dependencies (log: $(VENV)/pip.log)"
+	@$(PY) -m pip install --timeout 30 --retries 2 -r requirements.txt >$(VENV)/pip.log 2>&1 \
+	  || { echo "authfetch set-up: pip could not install requirements.txt (is PyPI reachable?): $$(tail -n 1 $(VENV)/pip.log)" >&2; exit 1; }
+	@touch $@
+
+$(NODE_DONE): package.json package-lock.json
+	@tools/prereqs.sh node
+	@echo "installing pinned Pyodide and PyScript from npm (log: .npm-ci.log)"
+	@npm ci --no-audit --no-fund --fetch-retries 1 --fetch-timeout 30000 >.npm-ci.log 2>&1 \
+	  || { echo "authfetch set-up: npm ci failed (is the npm registry reachable?): $$(grep -m1 -i 'err' .npm-ci.log)" >&2; exit 1; }
+	@touch $@
+
+$(VENDOR_DONE): $(VENV_DONE) $(NODE_DONE) browser-wheels.txt tools/vendor.py
+	@$(PY) tools/vendor.py
+	@touch $@
+
+run: setup
+	$(PY) -m server --host $(HOST) --port $(PORT) $(ARGS)
+
+lint: $(VENV_DONE)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(VENV_DONE)
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+test: setup lint
+	@chromium=$$(tools/find-chromium.sh) || exit 1; \
+	  echo "end-to-end browser: $$chromium"; \
+	  AUTHFETCH_CHROMIUM="$$chromium" $(PY) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) node_modules vendor .pytest_cache .ruff_cache .npm-ci.log .chromium-install.log

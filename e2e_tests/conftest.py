@@ -1,0 +1,81 @@
+"""Fixtures for the end-to-end tests: Debian's Chromium, a real server, offline check."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+from e2e_tests.serverproc import ROOT, ServerProcess
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Pyodide needs 2-4 s to start here; a cold start on a busy 2-core CI machine more.
+READY_TIMEOUT_MS = 60_000
+LOCAL_HOSTS = {"127.0.0.1"}
+
+
+def chromium_executable() -> str:
+    """The Chromium to drive: $AUTHFETCH_CHROMIUM, else what tools/find-chromium.sh finds."""
+    configured = os.environ.get("AUTHFETCH_CHROMIUM")
+    if configured:
+        return configured
+    found = subprocess.run(
+        [str(ROOT / "tools" / "find-chromium.sh")], capture_output=True, text=True, check=False
+    )
+    if found.returncode != 0:
+        pytest.exit(found.stderr.strip() or "no Chromium found", returncode=1)
+    return found.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    """Launch Debian's Chromium with the flags this offline machine needs."""
+    return {
+        **browser_type_launch_args,
+        "executable_path": chromium_executable(),
+        "args": CHROMIUM_ARGS,
+    }
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One real server (waitress, temporary SQLite db, test controls on) for the session."""
+    db_path = tmp_path_factory.mktemp("server") / "authfetch.sqlite3"
+    process = ServerProcess(db_path, "--testing")
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def offline_requests(context: BrowserContext) -> Iterator[list[str]]:
+    """Every URL the browser asked for that leaves 127.0.0.1; the test fails if any."""
+    leaked: list[str] = []
+
+    def record(request) -> None:
+        host = urlsplit(request.url).hostname
+        if request.url.startswith(("http:", "https:", "ws:", "wss:")) and host not in LOCAL_HOSTS:
+            leaked.append(request.url)
+
+    context.on("request", record)
+    yield leaked
+    assert leaked == [], f"the page made requests off this machine: {leaked}"
+
+
+def open_ready_page(page: Page, url: str) -> Page:
+    """Open ``url`` and wait until the page says Python and the bridge are ready."""
+    page.goto(url)
+    expect(page.locator("html")).to_have_attribute(
+        "data-authfetch", "ready", timeout=READY_TIMEOUT_MS
+    )
+    return page

@@ -1,0 +1,38 @@
+"""The page boots: self-hosted PyScript + Pyodide start with no internet."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, Route, expect
+
+from e2e_tests.conftest import READY_TIMEOUT_MS, open_ready_page
+from e2e_tests.serverproc import ServerProcess
+
+
+def test_page_starts_python_offline(page: Page, server: ServerProcess, offline_requests):
+    """Python starts in the page, jwt and pyodide_http import, and nothing leaves 127.0.0.1."""
+    open_ready_page(page, server.url)
+    expect(page.locator("#runtime-info")).to_contain_text("PyJWT 2.12.1")
+    expect(page.locator("#runtime-info")).to_contain_text("pyodide_http")
+    expect(page.locator("#loading")).to_be_hidden()
+
+
+def test_loading_indicator_shows_while_python_loads(page: Page, server: ServerProcess):
+    """While Pyodide's files are still on their way, the page shows a loading indicator."""
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    page.route("**/python_stdlib.zip", hold)
+    with page.expect_request("**/python_stdlib.zip", timeout=READY_TIMEOUT_MS):
+        page.goto(server.url)
+    expect(page.locator("#loading")).to_be_visible()
+    expect(page.locator("#loading")).to_contain_text("Starting Python")
+    expect(page.locator("html")).not_to_have_attribute("data-authfetch", "ready")
+    assert len(held) == 1, "the standard library request was not held back"
+    for route in held:
+        route.continue_()
+    expect(page.locator("html")).to_have_attribute(
+        "data-authfetch", "ready", timeout=READY_TIMEOUT_MS
+    )
+    expect(page.locator("#loading")).to_be_hidden()

@@ -1,0 +1,69 @@
+"""Error types of authfetch.
+
+The class names are part of the contract: the JavaScript bridge reports them as
+``Error.name``, so rename them only on purpose.
+"""
+
+
+class AuthFetchError(Exception):
+    """Base class of every error authfetch raises on purpose."""
+
+
+class SessionExpiredError(AuthFetchError):
+    """The refresh endpoint refused the refresh token: the session is over.
+
+    Raised to every request that was waiting on that refresh. ``status`` is the
+    HTTP status of the refusal (``None`` when the session vanished elsewhere).
+    """
+
+    def __init__(self, message: str = "session expired", status: "int | None" = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class RefreshUnavailableError(AuthFetchError):
+    """The refresh endpoint could not be reached (network error or 5xx).
+
+    Raised after the bounded retries; the session is kept and a later request
+    tries again. ``attempts`` is how many refresh calls were made, ``status`` the
+    last HTTP status (``None`` after a network error).
+    """
+
+    def __init__(
+        self, message: str = "refresh unavailable", attempts: int = 0, status: "int | None" = None
+    ) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+        self.status = status
+
+
+class NotReplayableError(AuthFetchError):
+    """A request with a streaming body got a response that needs a replay.
+
+    Streaming bodies are sent once and never replayed. The session has already
+    been refreshed when this is raised, so the caller may rebuild the stream
+    and send again. ``response`` is the response that would have been retried.
+    """
+
+    def __init__(self, message: str = "request body cannot be replayed", response=None) -> None:
+        super().__init__(message)
+        self.response = response
+
+
+class LoginError(AuthFetchError):
+    """The login endpoint refused the credentials (or answered non-2xx).
+
+    ``status`` is the HTTP status of the answer.
+    """
+
+    def __init__(self, message: str = "login failed", status: "int | None" = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class TransportError(Exception):
+    """A transport could not get any HTTP response (network error, abort).
+
+    Transports may raise this or any other exception: the core treats every
+    exception from ``transport.send`` as a network failure.
+    """

@@ -1,0 +1,182 @@
+"""Configuration and the pure decisions built on it.
+
+Which URLs get the bearer, which responses mean "token expired", how a refresh
+answer is classified, how long to back off. No I/O in here.
+"""
+
+import random as _random
+
+from .expiry import parse_http_date
+from .tokens import TokenSet
+from .urls import origin, resolve, same_endpoint
+
+REFRESH_OK = "ok"
+REFRESH_SESSION_OVER = "session_over"
+REFRESH_UNAVAILABLE = "unavailable"
+
+#: 4xx answers that say "try later", not "your grant is dead".
+TRANSIENT_4XX = (408, 425, 429)
+
+
+def classify_refresh_status(status: int) -> str:
+    """Classify the refresh endpoint's HTTP status.
+
+    2xx → ``REFRESH_OK``; any other 4xx (400 ``invalid_grant``, 401, 403...) →
+    ``REFRESH_SESSION_OVER``; 5xx, 408/425/429 and anything else →
+    ``REFRESH_UNAVAILABLE`` (keep the session, back off, retry).
+    """
+    if 200 <= status < 300:
+        return REFRESH_OK
+    if 400 <= status < 500 and status not in TRANSIENT_4XX:
+        return REFRESH_SESSION_OVER
+    return REFRESH_UNAVAILABLE
+
+
+def backoff_delay(attempt: int, base: float, cap: float, rand: float) -> float:
+    """Delay before retry number ``attempt + 1`` ("equal jitter").
+
+    The ceiling is ``min(cap, base * 2**attempt)``; the delay is uniformly
+    spread over ``[ceiling / 2, ceiling]`` by ``rand`` in ``[0, 1)``, so
+    concurrent tabs do not retry in lock step and no delay exceeds ``cap``.
+    """
+    ceiling = min(cap, base * (2**attempt))
+    return ceiling / 2.0 + rand * ceiling / 2.0
+
+
+def default_token_expired(request: object, response: object) -> bool:
+    """Default predicate for "this response means the access token expired": status 401."""
+    return getattr(response, "status", None) == 401
+
+
+def _call_claims(decode_claims: object, access_token: str) -> dict:
+    """Run the edge's claims decoder; any failure or non-dict gives ``{}``."""
+    if decode_claims is None:
+        return {}
+    try:
+        claims = decode_claims(access_token)
+    except Exception:
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+class AuthConfig:
+    """Settings of an authfetch session plus the decisions that depend only on them.
+
+    ``api_base`` is the API's absolute base URL. ``base_url`` (default
+    ``api_base``) resolves relative request URLs; the edge passes the page
+    location. ``refresh_url``, ``login_url`` and ``logout_url`` resolve against
+    ``api_base`` (``logout_url=None``: no server call on logout).
+    ``allowed_origins`` lists the origins that get ``Authorization: Bearer``
+    (default: the origin of ``api_base``). ``leeway`` is seconds before expiry
+    to refresh proactively (``None``: ``min(30, lifetime / 3)`` per token).
+    ``is_token_expired(request, response)`` replaces the 401 test.
+    Refresh network errors / 5xx are retried ``refresh_attempts`` times in all,
+    sleeping ``backoff_delay`` between tries (``backoff_base``, ``backoff_cap``,
+    ``random`` a ``() -> float`` source). ``decode_claims(access_token)`` returns
+    the unverified JWT claims (edge: PyJWT) to read ``exp``/``iat``. Hooks:
+    ``on_tokens(tokens)``, ``on_refresh_error(exc)``, ``on_logout(reason)``
+    with reason ``"expired"``, ``"logout"`` or ``"external"``.
+    """
+
+    def __init__(
+        self,
+        api_base: str,
+        *,
+        base_url: "str | None" = None,
+        refresh_url: str = "/auth/refresh",
+        login_url: "str | None" = "/auth/login",
+        logout_url: "str | None" = "/auth/logout",
+        allowed_origins: "list | tuple | None" = None,
+        leeway: "float | None" = None,
+        is_token_expired: object = None,
+        refresh_attempts: int = 3,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 8.0,
+        random: object = None,
+        decode_claims: object = None,
+        on_tokens: object = None,
+        on_refresh_error: object = None,
+        on_logout: object = None,
+    ) -> None:
+        self.api_base = api_base
+        self.base_url = base_url or api_base
+        self.refresh_url = resolve(refresh_url, api_base)
+        self.login_url = resolve(login_url, api_base) if login_url else None
+        self.logout_url = resolve(logout_url, api_base) if logout_url else None
+        origins = allowed_origins if allowed_origins is not None else [api_base]
+        self.allowed_origins = {origin(resolve(o, self.base_url)) for o in origins}
+        self.leeway = leeway
+        self.is_token_expired = is_token_expired or default_token_expired
+        self.refresh_attempts = max(1, int(refresh_attempts))
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.random = random or _random.random
+        self.decode_claims = decode_claims
+        self.on_tokens = on_tokens
+        self.on_refresh_error = on_refresh_error
+        self.on_logout = on_logout
+
+    def resolve(self, url: str) -> str:
+        """Resolve a request URL against ``base_url``."""
+        return resolve(url, self.base_url)
+
+    def is_auth_endpoint(self, url: str) -> bool:
+        """Tell whether ``url`` is the refresh or login endpoint (never intercepted)."""
+        for endpoint in (self.refresh_url, self.login_url):
+            if endpoint and _same(url, endpoint):
+                return True
+        return False
+
+    def is_allowed_origin(self, url: str) -> bool:
+        """Tell whether ``url``'s origin is in the allow-list."""
+        try:
+            return origin(url) in self.allowed_origins
+        except ValueError:
+            return False
+
+    def bearer_allowed(self, url: str) -> bool:
+        """Tell whether a request to absolute ``url`` may carry the access token."""
+        return self.is_allowed_origin(url) and not self.is_auth_endpoint(url)
+
+    def should_retry(self, request: object, response: object) -> bool:
+        """Tell whether ``response`` to a sent ``request`` calls for refresh-and-replay.
+
+        Only for requests that carried our bearer, did not opt out, and are not
+        the refresh or login call; then the configured predicate decides.
+        """
+        if not getattr(request, "retry", False) or getattr(request, "token", None) is None:
+            return False
+        if self.is_auth_endpoint(request.url):
+            return False
+        return bool(self.is_token_expired(request, response))
+
+    def needs_refresh(self, tokens: "TokenSet | None", now: float) -> bool:
+        """Tell whether ``tokens`` should be refreshed proactively at local time ``now``."""
+        return tokens is not None and tokens.needs_refresh(now, self.leeway)
+
+    def backoff(self, attempt: int) -> float:
+        """Jittered delay before refresh retry ``attempt + 1`` (see :func:`backoff_delay`)."""
+        return backoff_delay(attempt, self.backoff_base, self.backoff_cap, self.random())
+
+    def token_set(
+        self, payload: dict, headers: object, now: float, previous: "TokenSet | None" = None
+    ) -> TokenSet:
+        """Build the TokenSet of a login/refresh answer (claims via ``decode_claims``)."""
+        claims = _call_claims(self.decode_claims, (payload or {}).get("access_token"))
+        date = headers.get("date") if headers is not None else None
+        return TokenSet.from_token_response(
+            payload,
+            now,
+            previous=previous,
+            access_exp=claims.get("exp"),
+            issued_at=claims.get("iat"),
+            server_date=parse_http_date(date),
+        )
+
+
+def _same(url: str, endpoint: str) -> bool:
+    """``same_endpoint`` that treats unparsable URLs as different."""
+    try:
+        return same_endpoint(url, endpoint)
+    except ValueError:
+        return False

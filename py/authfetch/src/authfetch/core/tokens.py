@@ -1,0 +1,153 @@
+"""The token set: access token, refresh token, expiry and refresh metadata."""
+
+import json
+
+from .expiry import default_leeway, estimate_skew, needs_refresh
+
+_FIELDS = (
+    "access_token",
+    "refresh_token",
+    "expires_at",
+    "token_type",
+    "issued_at",
+    "skew",
+    "refresh_expires_at",
+)
+
+
+class TokenSet:
+    """One session's tokens, stored as one JSON value (one key, one atomic write).
+
+    ``expires_at`` and ``issued_at`` are epoch seconds on the server's clock;
+    ``skew`` is the estimated ``server_clock - local_clock`` at issue time.
+    ``refresh_expires_at`` is the refresh token's expiry when the server tells.
+    """
+
+    def __init__(
+        self,
+        access_token: str,
+        refresh_token: "str | None" = None,
+        expires_at: "float | None" = None,
+        token_type: str = "Bearer",
+        issued_at: "float | None" = None,
+        skew: float = 0.0,
+        refresh_expires_at: "float | None" = None,
+    ) -> None:
+        if not isinstance(access_token, str) or not access_token:
+            raise ValueError("access_token must be a non-empty string")
+        self.access_token = access_token
+        self.refresh_token = refresh_token or None
+        self.expires_at = None if expires_at is None else float(expires_at)
+        self.token_type = token_type or "Bearer"
+        self.issued_at = None if issued_at is None else float(issued_at)
+        self.skew = float(skew or 0.0)
+        self.refresh_expires_at = None if refresh_expires_at is None else float(refresh_expires_at)
+
+    @property
+    def lifetime(self) -> "float | None":
+        """Seconds between issue and expiry of the access token, if both are known."""
+        if self.expires_at is None or self.issued_at is None:
+            return None
+        return self.expires_at - self.issued_at
+
+    def leeway(self, leeway: "float | None" = None) -> float:
+        """Return ``leeway`` if given, else the default for this token's lifetime."""
+        return default_leeway(self.lifetime) if leeway is None else float(leeway)
+
+    def needs_refresh(self, now: float, leeway: "float | None" = None) -> bool:
+        """Tell whether a refresh is due at local time ``now`` (refreshable tokens only)."""
+        if self.refresh_token is None:
+            return False
+        return needs_refresh(self.expires_at, now, self.leeway(leeway), self.skew)
+
+    def is_expired(self, now: float) -> bool:
+        """Tell whether the access token is past its expiry at local time ``now``."""
+        return needs_refresh(self.expires_at, now, 0.0, self.skew)
+
+    def local_expires_at(self) -> "float | None":
+        """Return the expiry on the local clock (for display and timers)."""
+        return None if self.expires_at is None else self.expires_at - self.skew
+
+    def to_dict(self) -> dict:
+        """Return the fields as a plain dict (JSON-ready)."""
+        return {name: getattr(self, name) for name in _FIELDS}
+
+    def to_json(self) -> str:
+        """Serialise to the one JSON string stored under ``authfetch.session``."""
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TokenSet":
+        """Build from a dict made by :meth:`to_dict`; raises ``ValueError`` if malformed."""
+        if not isinstance(data, dict):
+            raise ValueError("token set must be a JSON object")
+        return cls(**{name: data.get(name) for name in _FIELDS if name in data})
+
+    @classmethod
+    def from_json(cls, text: str) -> "TokenSet":
+        """Parse the stored JSON string; raises ``ValueError`` if malformed."""
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_token_response(
+        cls,
+        payload: dict,
+        now: float,
+        previous: "TokenSet | None" = None,
+        access_exp: "float | None" = None,
+        issued_at: "float | None" = None,
+        server_date: "float | None" = None,
+    ) -> "TokenSet":
+        """Build from a login/refresh response body received at local time ``now``.
+
+        ``access_exp``/``issued_at`` are the JWT ``exp``/``iat`` claims if the edge
+        decoded them (unverified, only to schedule); otherwise ``expires_in`` is
+        used. ``server_date`` is the parsed ``Date`` header. The refresh token of
+        ``previous`` is kept when the response carries none (no rotation), and
+        so is its clock skew when none can be measured.
+        """
+        if not isinstance(payload, dict) or not payload.get("access_token"):
+            raise ValueError("token response has no access_token")
+        skew = estimate_skew(now, issued_at, server_date)
+        if skew is None:
+            skew = previous.skew if previous is not None else 0.0
+        server_now = now + skew
+        refresh = payload.get("refresh_token") or (previous and previous.refresh_token)
+        return cls(
+            access_token=payload["access_token"],
+            refresh_token=refresh or None,
+            expires_at=_expiry(payload.get("expires_in"), access_exp, server_now),
+            token_type=payload.get("token_type") or "Bearer",
+            issued_at=server_now if issued_at is None else issued_at,
+            skew=skew,
+            refresh_expires_at=_refresh_expiry(payload, server_now, previous),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        """Compare all fields."""
+        return isinstance(other, TokenSet) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        """Describe the token set without revealing the tokens."""
+        return "<TokenSet expires_at=%r refreshable=%r>" % (
+            self.expires_at,
+            self.refresh_token is not None,
+        )
+
+
+def _expiry(expires_in: object, access_exp: "float | None", server_now: float) -> "float | None":
+    """Pick the access expiry: the JWT ``exp`` if known, else ``now + expires_in``."""
+    if access_exp is not None:
+        return float(access_exp)
+    if expires_in is None:
+        return None
+    return server_now + float(expires_in)
+
+
+def _refresh_expiry(payload: dict, server_now: float, previous: "TokenSet | None"):
+    """Refresh-token expiry from ``refresh_expires_in``, else the previous one."""
+    if payload.get("refresh_expires_in") is not None:
+        return server_now + float(payload["refresh_expires_in"])
+    if previous is not None and not payload.get("refresh_token"):
+        return previous.refresh_expires_at
+    return None
