@@ -52,7 +52,8 @@ def estimate_skew(
 
 def days_from_civil(year: int, month: int, day: int) -> int:
     """Return days since 1970-01-01 of a proleptic Gregorian date (Hinnant's algorithm)."""
-    year -= month <= 2
+    if month <= 2:
+        year -= 1
     era = (year if year >= 0 else year - 399) // 400
     yoe = year - era * 400
     doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1

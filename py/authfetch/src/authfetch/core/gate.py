@@ -11,7 +11,7 @@ class _Flight:
     def __init__(self) -> None:
         self.done = asyncio.Event()
         self.result: object = None
-        self.error: "BaseException | None" = None
+        self.error: BaseException | None = None
 
 
 class RefreshGate:
@@ -25,7 +25,7 @@ class RefreshGate:
     """
 
     def __init__(self) -> None:
-        self._flight: "_Flight | None" = None
+        self._flight: _Flight | None = None
         self.runs = 0
 
     @property

@@ -126,7 +126,7 @@ class ReplayableRequest:
         self.body = body if self.stream else body_bytes(body, self.headers)
         self.retry = bool(retry)
         self.options = options
-        self.token: "str | None" = None
+        self.token: str | None = None
 
     def derive(self, url: "str | None" = None, token: "str | None" = None) -> "ReplayableRequest":
         """Return a copy for one send: new URL if given, ``Authorization`` set for ``token``.

@@ -81,7 +81,8 @@ class TokenSet:
         """Build from a dict made by :meth:`to_dict`; raises ``ValueError`` if malformed."""
         if not isinstance(data, dict):
             raise ValueError("token set must be a JSON object")
-        return cls(**{name: data.get(name) for name in _FIELDS if name in data})
+        rest = {name: data[name] for name in _FIELDS[1:] if name in data}
+        return cls(data.get("access_token"), **rest)
 
     @classmethod
     def from_json(cls, text: str) -> "TokenSet":
@@ -129,10 +130,8 @@ class TokenSet:
 
     def __repr__(self) -> str:
         """Describe the token set without revealing the tokens."""
-        return "<TokenSet expires_at=%r refreshable=%r>" % (
-            self.expires_at,
-            self.refresh_token is not None,
-        )
+        refreshable = self.refresh_token is not None
+        return f"<TokenSet expires_at={self.expires_at!r} refreshable={refreshable}>"
 
 
 def _expiry(expires_in: object, access_exp: "float | None", server_now: float) -> "float | None":

@@ -116,6 +116,7 @@ def remove_dot_segments(path: str) -> str:
 
 def same_endpoint(a: str, b: str) -> bool:
     """Tell whether two absolute URLs name the same endpoint (query ignored)."""
-    return origin(a) == origin(b) and _path_and_query(split_url(a)[3])[0] == (
-        _path_and_query(split_url(b)[3])[0]
+    return (
+        origin(a) == origin(b)
+        and _path_and_query(split_url(a)[3])[0] == (_path_and_query(split_url(b)[3])[0])
     )
