@@ -72,6 +72,13 @@ def offline_requests(context: BrowserContext) -> Iterator[list[str]]:
     assert leaked == [], f"the page made requests off this machine: {leaked}"
 
 
+@pytest.fixture
+def fresh_server(server: ServerProcess) -> ServerProcess:
+    """The session's server, reset: no sessions, zero counters, real time, no faults."""
+    server.call("POST", "/__test__/reset")
+    return server
+
+
 def open_ready_page(page: Page, url: str) -> Page:
     """Open ``url`` and wait until the page says Python and the bridge are ready."""
     page.goto(url)
@@ -79,3 +86,27 @@ def open_ready_page(page: Page, url: str) -> Page:
         "data-authfetch", "ready", timeout=READY_TIMEOUT_MS
     )
     return page
+
+
+def bridge_login(page: Page) -> dict:
+    """Log the demo user in through ``window.authfetch``; the state afterwards."""
+    return page.evaluate("authfetch.login('demo', 'demo-pass')")
+
+
+def bridge_fetch_statuses(page: Page, path: str, count: int = 1) -> list:
+    """Fire ``count`` concurrent ``authfetch.fetch(path)``; statuses or error names."""
+    return page.evaluate(
+        """([path, count]) => Promise.all(Array.from({length: count}, () =>
+            authfetch.fetch(path).then(r => r.status, e => e.name)))""",
+        [path, count],
+    )
+
+
+def stats(server: ServerProcess) -> dict:
+    """The server's test counters."""
+    return server.call("GET", "/__test__/stats")
+
+
+def expire_access_token(server: ServerProcess, seconds: float = 40) -> None:
+    """Move the server clock past the access token's lifetime (30 s + 5 s leeway)."""
+    server.call("POST", "/__test__/clock", {"advance": seconds})

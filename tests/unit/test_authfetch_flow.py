@@ -1,6 +1,8 @@
 """The sans-IO flows, stepped by hand with next()/send() as httpx tests its auth_flow."""
 
 import pytest
+from authfetch_fakes import START, FakeResponse
+
 from authfetch.core import (
     REFRESH,
     SEND,
@@ -11,7 +13,6 @@ from authfetch.core import (
     refresh_flow,
     request_flow,
 )
-from authfetch_fakes import START, FakeResponse
 
 CONFIG = AuthConfig("https://a.example", random=lambda: 0.0)
 A = TokenSet("A", "rA", START + 600, issued_at=START)

@@ -3,6 +3,8 @@
 import asyncio
 
 import pytest
+from authfetch_fakes import yield_to_loop
+
 from authfetch.core import (
     REFRESH_OK,
     REFRESH_SESSION_OVER,
@@ -14,7 +16,6 @@ from authfetch.core import (
     backoff_delay,
     classify_refresh_status,
 )
-from authfetch_fakes import yield_to_loop
 
 
 @pytest.mark.parametrize(

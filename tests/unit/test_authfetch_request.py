@@ -1,6 +1,7 @@
 """Headers, ReplayableRequest and the URL helpers."""
 
 import pytest
+
 from authfetch.core import Headers, ReplayableRequest, origin, resolve, same_endpoint, split_url
 
 

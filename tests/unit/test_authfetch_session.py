@@ -3,6 +3,8 @@
 import asyncio
 
 import pytest
+from authfetch_fakes import BASE, ConsistentStore, CountingStore, Rig, network_error
+
 from authfetch.core import (
     LoginError,
     NotReplayableError,
@@ -11,7 +13,6 @@ from authfetch.core import (
     SessionExpiredError,
     TokenSet,
 )
-from authfetch_fakes import BASE, ConsistentStore, CountingStore, Rig, network_error
 
 
 def get(path: str, **kw) -> ReplayableRequest:

@@ -1,8 +1,9 @@
 """The synchronous driver over the same flows (the future urllib.request handler's engine)."""
 
 import pytest
-from authfetch.core import RefreshUnavailableError, ReplayableRequest, SessionExpiredError
 from authfetch_fakes import BASE, CountingStore, Rig, network_error
+
+from authfetch.core import RefreshUnavailableError, ReplayableRequest, SessionExpiredError
 
 
 def test_sync_expired_token_refreshes_once_and_replays():

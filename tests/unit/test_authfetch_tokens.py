@@ -1,6 +1,8 @@
 """TokenSet and the expiry decisions (leeway, skew, HTTP dates)."""
 
 import pytest
+from authfetch_fakes import START
+
 from authfetch.core import (
     AuthConfig,
     Headers,
@@ -10,7 +12,6 @@ from authfetch.core import (
     needs_refresh,
     parse_http_date,
 )
-from authfetch_fakes import START
 
 RESPONSE = {"access_token": "a1", "refresh_token": "r1", "expires_in": 300, "token_type": "Bearer"}
 

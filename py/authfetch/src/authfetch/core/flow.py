@@ -60,7 +60,9 @@ def request_flow(request: ReplayableRequest, config: object, current: object, no
         return response
     if request.stream:
         raise NotReplayableError("a streaming body cannot be replayed", response=response)
-    return (yield (SEND, request.derive(url, fresh.access_token)))
+    replay = request.derive(url, fresh.access_token)
+    replay.replay = True
+    return (yield (SEND, replay))
 
 
 def _proactive_refresh(tokens: object, current: object, now: object):

@@ -106,7 +106,8 @@ class ReplayableRequest:
     request out of the refresh-and-replay. ``options`` is opaque to the core
     (the edge keeps fetch's ``mode``, ``credentials``, ``signal``... there).
     ``token`` is the access token the request was sent with (set by the flow,
-    ``None`` when no bearer was attached).
+    ``None`` when no bearer was attached); ``replay`` is true on the one resend
+    after a refresh (observers use it to report "request replayed").
     """
 
     def __init__(
@@ -127,6 +128,7 @@ class ReplayableRequest:
         self.retry = bool(retry)
         self.options = options
         self.token: str | None = None
+        self.replay = False
 
     def derive(self, url: "str | None" = None, token: "str | None" = None) -> "ReplayableRequest":
         """Return a copy for one send: new URL if given, ``Authorization`` set for ``token``.

@@ -1,0 +1,107 @@
+"""Silent refresh in one tab, against the real server: expiry, bursts, faults, proactive."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from e2e_tests.conftest import (
+    bridge_fetch_statuses,
+    bridge_login,
+    expire_access_token,
+    open_ready_page,
+    stats,
+)
+from e2e_tests.serverproc import ServerProcess
+
+
+def test_expired_token_is_refreshed_once_and_request_replayed(page: Page, fresh_server):
+    """After expiry a request still succeeds, with exactly one refresh on the server."""
+    open_ready_page(page, fresh_server.url)
+    bridge_login(page)
+    expire_access_token(fresh_server)
+    assert bridge_fetch_statuses(page, "/api/me") == [200]
+    counters = stats(fresh_server)
+    assert counters["refresh_ok"] == 1
+    assert counters["api_401"] == 1
+    assert page.evaluate("authfetch.state().refreshes") == 1
+
+
+def test_fifty_concurrent_requests_at_expiry_share_one_refresh(page: Page, fresh_server):
+    """50 requests fired together at expiry all succeed after a single refresh."""
+    open_ready_page(page, fresh_server.url)
+    bridge_login(page)
+    expire_access_token(fresh_server)
+    assert bridge_fetch_statuses(page, "/api/me", 50) == [200] * 50
+    counters = stats(fresh_server)
+    assert counters["refresh_ok"] == 1
+    assert counters["reuse_detected"] == 0
+
+
+def test_dead_refresh_token_returns_to_login_once(page: Page, fresh_server: ServerProcess):
+    """When the refresh token is refused, every waiting request fails clearly and the
+    login form comes back once, with a message."""
+    open_ready_page(page, fresh_server.url)
+    page.get_by_label("Username").fill("demo")
+    page.get_by_label("Password").fill("demo-pass")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#username-shown")).to_have_text("demo")
+    fresh_server.call("POST", "/__test__/reset")  # the server forgets every session
+    expire_access_token(fresh_server)
+    assert bridge_fetch_statuses(page, "/api/me", 5) == ["SessionExpiredError"] * 5
+    expect(page.locator("#login-message")).to_have_text(
+        "Your session has ended. Please sign in again."
+    )
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(page.locator("#event-log li[data-event=logout]")).to_have_count(1)
+    assert page.evaluate("localStorage.getItem('authfetch.session')") is None
+    assert stats(fresh_server)["refresh_failed"] == 1
+
+
+def test_refresh_503_twice_then_ok_keeps_session(page: Page, fresh_server):
+    """A refresh that answers 503 twice and then works ends in success, not a logout."""
+    open_ready_page(page, fresh_server.url)
+    bridge_login(page)
+    fresh_server.call("POST", "/__test__/faults", {"count": 2, "status": 503})
+    expire_access_token(fresh_server)
+    assert bridge_fetch_statuses(page, "/api/me", 3) == [200, 200, 200]
+    assert page.evaluate("authfetch.state().loggedIn") is True
+    assert stats(fresh_server)["refresh_ok"] == 1
+
+
+def test_refresh_unreachable_keeps_session_and_fails_clearly(page: Page, fresh_server):
+    """When every refresh attempt gets a 503, requests fail with RefreshUnavailableError
+    and the session is kept, so a later request succeeds."""
+    open_ready_page(page, fresh_server.url)
+    bridge_login(page)
+    fresh_server.call("POST", "/__test__/faults", {"count": 3, "status": 503})
+    expire_access_token(fresh_server)
+    assert bridge_fetch_statuses(page, "/api/me", 2) == ["RefreshUnavailableError"] * 2
+    assert page.evaluate("authfetch.state().loggedIn") is True
+    assert bridge_fetch_statuses(page, "/api/me") == [200]
+
+
+def test_lost_refresh_response_keeps_session(page: Page, fresh_server):
+    """A refresh whose response is lost after the server rotated still ends logged in."""
+    open_ready_page(page, fresh_server.url)
+    bridge_login(page)
+    fresh_server.call("POST", "/__test__/faults", {"count": 1, "drop_after_commit": True})
+    expire_access_token(fresh_server)
+    assert bridge_fetch_statuses(page, "/api/me") == [200]
+    assert page.evaluate("authfetch.state().loggedIn") is True
+    assert stats(fresh_server)["reuse_detected"] == 0
+
+
+def test_proactive_refresh_means_no_401_on_the_wire(page: Page, fresh_server):
+    """With proactive refresh, a session of five access lifetimes never sees a 401."""
+    page.clock.install()
+    open_ready_page(page, fresh_server.url)
+    bridge_login(page)
+    for lifetime in range(1, 6):
+        for _ in range(2):  # 2 x 15 s: the timer fires 10 s before each expiry
+            fresh_server.call("POST", "/__test__/clock", {"advance": 15})
+            page.clock.fast_forward(15_000)
+        page.wait_for_function(f"authfetch.state().refreshes >= {lifetime}")
+        assert bridge_fetch_statuses(page, "/api/me") == [200]
+    counters = stats(fresh_server)
+    assert counters["api_401"] == 0
+    assert counters["refresh_ok"] == 5

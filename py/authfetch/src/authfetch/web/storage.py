@@ -1,0 +1,142 @@
+"""Where the session lives in the browser: Web Storage or memory, plus an IndexedDB copy.
+
+The page's store is ``localStorage`` (default), ``sessionStorage`` or memory:
+one JSON value under one key (one atomic write, one ``storage`` event).
+
+Under the cross-tab lock the session is read from a copy kept in IndexedDB.
+In Chromium each tab process has its own copy of ``localStorage``, and a lock
+can be granted before another tab's write has reached it; IndexedDB goes
+through the browser's central store, so a copy committed before the lock was
+released is what the next holder reads. Only ``localStorage`` is shared
+between tabs, so only it gets the copy (and the Web Lock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import js
+from pyodide.ffi import create_once_callable, create_proxy
+
+from authfetch.core import STORAGE_KEY, KeyValueStore, MemoryStore, TokenSet
+from authfetch.web.ffi import wait_request
+
+IDB_NAME = "authfetch"
+IDB_STORE = "sessions"
+#: Written to the IndexedDB copy on logout, so "logged out" differs from "never written".
+LOGGED_OUT = "null"
+
+
+def parse_session(text: str | None) -> TokenSet | None:
+    """The TokenSet stored as ``text``; ``None`` for nothing or a malformed value."""
+    if not text:
+        return None
+    try:
+        return TokenSet.from_json(str(text))
+    except (ValueError, TypeError):
+        return None
+
+
+class IndexedDBCopy:
+    """The session's JSON under ``key`` in IndexedDB, read consistently across tabs."""
+
+    def __init__(self, key: str) -> None:
+        """Mirror the value stored under ``key``."""
+        self.key = key
+        self._db: Any = None
+
+    async def _open(self) -> Any:
+        """The database, opened (and created) on first use."""
+        if self._db is None:
+            request = js.indexedDB.open(IDB_NAME, 1)
+
+            def upgrade(_event: Any) -> None:
+                request.result.createObjectStore(IDB_STORE)
+
+            request.onupgradeneeded = create_once_callable(upgrade)
+            self._db = await wait_request(request)
+        return self._db
+
+    async def read(self) -> str | None:
+        """The stored text: JSON, :data:`LOGGED_OUT`, or ``None`` if never written."""
+        db = await self._open()
+        store = db.transaction(IDB_STORE, "readonly").objectStore(IDB_STORE)
+        value = await wait_request(store.get(self.key))
+        return value if isinstance(value, str) else None
+
+    async def write(self, text: str) -> None:
+        """Store ``text`` and wait until the transaction has committed."""
+        db = await self._open()
+        transaction = db.transaction(IDB_STORE, "readwrite")
+        committed = _committed(transaction)
+        await wait_request(transaction.objectStore(IDB_STORE).put(text, self.key))
+        await committed
+
+
+def _committed(transaction: Any) -> asyncio.Future[None]:
+    """A future set when the IndexedDB transaction completes (or fails)."""
+    future: asyncio.Future[None] = asyncio.get_event_loop().create_future()
+
+    def settle(event: Any) -> None:
+        if future.done():
+            return
+        if event.type == "complete":
+            future.set_result(None)
+        else:
+            future.set_exception(OSError(f"IndexedDB transaction {event.type}"))
+        for handler in handlers:
+            handler.destroy()
+
+    handlers = [create_proxy(settle) for _ in range(3)]
+    transaction.oncomplete, transaction.onerror, transaction.onabort = handlers
+    return future
+
+
+class SharedStore(KeyValueStore):
+    """``localStorage`` for the page, an IndexedDB copy for reads under the lock."""
+
+    shared = True
+
+    def __init__(self, backend: Any, key: str = STORAGE_KEY) -> None:
+        """Store under ``key`` in ``backend`` (``window.localStorage``)."""
+        super().__init__(backend, key)
+        self.copy = IndexedDBCopy(key)
+
+    async def load_consistent(self) -> TokenSet | None:
+        """The session as every tab sees it now (the IndexedDB copy).
+
+        A copy never written (first use, or storage written by something else)
+        falls back to ``localStorage``; a logged-out marker reads as ``None``.
+        """
+        text = await self.copy.read()
+        if text is None:
+            return self.load()
+        return parse_session(text)
+
+    async def save_consistent(self, tokens: TokenSet | None) -> None:
+        """Write the IndexedDB copy (``None``: logged out) before the lock is released."""
+        await self.copy.write(LOGGED_OUT if tokens is None else tokens.to_json())
+
+
+class TabStore(KeyValueStore):
+    """``sessionStorage``: one tab's session, no cross-tab copy or lock needed."""
+
+    shared = False
+
+
+class PageMemoryStore(MemoryStore):
+    """Memory only: the session ends when the page does."""
+
+    shared = False
+
+
+def make_store(kind: str, key: str = STORAGE_KEY) -> KeyValueStore:
+    """The store for ``kind``: ``"local"`` (default), ``"session"`` or ``"memory"``."""
+    if kind == "local":
+        return SharedStore(js.localStorage, key)
+    if kind == "session":
+        return TabStore(js.sessionStorage, key)
+    if kind == "memory":
+        return PageMemoryStore(key=key)
+    raise ValueError(f"storage must be 'local', 'session' or 'memory', not {kind!r}")
