@@ -1,29 +1,131 @@
-"""``python -m server``: run the demo server under waitress."""
+"""``python -m server``: run the authfetch demo page and token server under waitress."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import signal
 import sys
+from types import FrameType
+from typing import Any
 
-from server import create_app
+from server import ORIGIN_RE, create_app
+
+
+def _seconds(minimum: float, kind: type[int] | type[float] = int) -> Any:
+    """An argparse type: a number of seconds (``kind``) of at least ``minimum``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        if not value >= minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}")
+        return value
+
+    return parse
+
+
+def _origin(text: str) -> str:
+    """An argparse type: ``scheme://host[:port]`` (no path, no wildcard)."""
+    if not ORIGIN_RE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"not an origin like http://host:port: {text!r}")
+    return text
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the command line (the contract in shared/ARCHITECTURE.md)."""
     parser = argparse.ArgumentParser(prog="python -m server", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    add("--port", type=int, default=8000, help="port, 0 = any free one (default 8000)")
+    add(
+        "--access-ttl",
+        type=_seconds(1),
+        default=30,
+        metavar="S",
+        help="access token lifetime in seconds (default 30)",
+    )
+    add(
+        "--refresh-ttl",
+        type=_seconds(1),
+        default=8 * 3600,
+        metavar="S",
+        help="absolute session lifetime from login, never extended (default 28800 = 8 h)",
+    )
+    add(
+        "--idle-ttl",
+        type=_seconds(1),
+        default=30 * 60,
+        metavar="S",
+        help="session ends after this long without a refresh (default 1800 = 30 min)",
+    )
+    add(
+        "--reuse-grace",
+        type=_seconds(0, float),
+        default=10.0,
+        metavar="S",
+        help="a used refresh token may be presented again this long without "
+        "revoking the session (default 10)",
+    )
+    add(
+        "--db",
+        metavar="PATH",
+        help="SQLite database (default instance/authfetch.sqlite3); the signing "
+        "secret lives beside it in PATH.secret unless $AUTHFETCH_SECRET is set",
+    )
+    add(
+        "--allow-origin",
+        action="extend",
+        nargs="+",
+        type=_origin,
+        default=[],
+        metavar="ORIGIN",
+        help="allow CORS from this origin for /auth and /api (repeatable; default: none)",
+    )
+    add(
+        "--testing",
+        action="store_true",
+        help="register the /__test__/ routes (stats, reset, clock, faults)",
+    )
     return parser.parse_args(argv)
 
 
+def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``create_app`` config the command line asks for."""
+    config: dict[str, Any] = {
+        "ACCESS_TTL": args.access_ttl,
+        "REFRESH_TTL": args.refresh_ttl,
+        "IDLE_TTL": args.idle_ttl,
+        "REUSE_GRACE": args.reuse_grace,
+        "ALLOW_ORIGINS": args.allow_origin,
+        "TESTING_ROUTES": args.testing,
+    }
+    if args.db:
+        config["DATABASE"] = args.db
+    return config
+
+
+def _stop(_signum: int, _frame: FrameType | None) -> None:
+    """SIGTERM ends the server like Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Start the server and block until interrupted."""
+    """Start the server and block until interrupted (Ctrl-C or SIGTERM)."""
     import waitress
 
     args = parse_args(argv)
-    app = create_app()
-    print(f"authfetch server on http://{args.host}:{args.port}", flush=True)
-    waitress.serve(app, host=args.host, port=args.port, threads=8, ident="authfetch")
+    logging.basicConfig()  # waitress's warnings and errors go to stderr, as with serve()
+    app = create_app(config_from_args(args))
+    server = waitress.create_server(
+        app, host=args.host, port=args.port, threads=8, ident="authfetch"
+    )
+    port = getattr(server, "effective_port", args.port)
+    signal.signal(signal.SIGTERM, _stop)
+    print(f"authfetch server on http://{args.host}:{port}", flush=True)
+    server.run()  # returns after closing its sockets on KeyboardInterrupt
     return 0
 
 

@@ -25,8 +25,10 @@ def _send(folder: str | Path, name: str, cache_control: str) -> Response:
 
 @bp.get("/")
 def index() -> Response:
-    """The demo page."""
-    return _send(current_app.config["PROJECT_ROOT"], "index.html", REVALIDATE)
+    """The demo page, under the Content-Security-Policy of config ``PAGE_CSP``."""
+    response = _send(current_app.config["PROJECT_ROOT"], "index.html", REVALIDATE)
+    response.headers["Content-Security-Policy"] = current_app.config["PAGE_CSP"]
+    return response
 
 
 @bp.get("/pyscript.toml")

@@ -1,0 +1,133 @@
+"""The token endpoints: ``/auth/login``, ``/auth/refresh``, ``/auth/logout``.
+
+Token responses are ``{"access_token", "refresh_token", "token_type": "Bearer",
+"expires_in"}`` and, like every answer of this blueprint, ``Cache-Control:
+no-store``. A refused refresh is 400 ``{"error": "invalid_grant"}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify
+from werkzeug.security import check_password_hash
+
+from server import sessions
+from server.db import get_db
+from server.errors import json_error, json_object
+from server.sessions import Grant, InvalidGrant
+from server.state import get_state
+from server.testing import lost_response
+from server.tokens import issue_access_token
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+MAX_CREDENTIAL_CHARS = 1024
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    """Tokens must never sit in a cache."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+def refresh_policy() -> sessions.RefreshPolicy:
+    """Session lifetimes from the app config."""
+    config = current_app.config
+    return sessions.RefreshPolicy(
+        absolute_ttl=config["REFRESH_TTL"],
+        idle_ttl=config["IDLE_TTL"],
+        reuse_grace=config["REUSE_GRACE"],
+    )
+
+
+def _token_response(grant: Grant) -> Response:
+    """The JSON answer of login and refresh."""
+    policy = get_state().access
+    access = issue_access_token(policy, str(grant.user_id), grant.family_id, grant.issued_at)
+    return jsonify(
+        access_token=access,
+        refresh_token=grant.refresh_token,
+        token_type="Bearer",
+        expires_in=policy.ttl,
+    )
+
+
+def _string_field(body: dict[str, Any], name: str) -> str | None:
+    """``body[name]`` if it is a non-empty string of sane length, else None."""
+    value = body.get(name)
+    if isinstance(value, str) and 0 < len(value) <= MAX_CREDENTIAL_CHARS:
+        return value
+    return None
+
+
+@bp.post("/login")
+def login() -> Response:
+    """Check ``{"username", "password"}`` and open a session (a new token family).
+
+    Unknown user and wrong password get the same 401 after the same work: an
+    unknown user's password is checked against a dummy hash of the same cost.
+    """
+    body = json_object()
+    username, password = _string_field(body, "username"), _string_field(body, "password")
+    if username is None or password is None:
+        return json_error(400, "invalid_request", "username and password (strings) required")
+    state = get_state()
+    conn = get_db()
+    user = conn.execute(
+        "SELECT id, password_hash FROM users WHERE username = ?", (username,)
+    ).fetchone()
+    stored_hash = user["password_hash"] if user else state.dummy_hash
+    password_ok = check_password_hash(stored_hash, password)
+    if user is None or not password_ok:
+        return json_error(401, "invalid_credentials", "unknown user or wrong password")
+    grant = sessions.start(conn, user["id"], state.clock.now(), refresh_policy())
+    state.stats.incr("login")
+    return _token_response(grant)
+
+
+@bp.post("/refresh")
+def refresh() -> Response:
+    """Rotate ``{"refresh_token"}``: always a new refresh token, or 400 ``invalid_grant``.
+
+    With ``--testing``, an armed fault may first delay the call, answer its status
+    instead, or commit the rotation and then drop the connection.
+    """
+    state = get_state()
+    fault = state.faults.take()
+    if fault is not None and fault.delay_ms:
+        state.sleep(fault.delay_ms / 1000)
+    if fault is not None and fault.status is not None:
+        return json_error(fault.status, "injected_fault", f"fault injected: {fault.status}")
+    presented = _string_field(json_object(), "refresh_token")
+    if presented is None:
+        state.stats.incr("refresh_failed")
+        return json_error(400, "invalid_request", "refresh_token (string) required")
+    try:
+        grant = sessions.rotate(get_db(), presented, state.clock.now, refresh_policy())
+    except InvalidGrant as refused:
+        state.stats.incr("refresh_failed")
+        if refused.reuse:
+            state.stats.incr("reuse_detected")
+        return json_error(400, "invalid_grant", refused.description)
+    state.stats.incr("refresh_ok")
+    if fault is not None and fault.drop_after_commit:
+        return lost_response()
+    return _token_response(grant)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    """Revoke the family of ``{"refresh_token"}``: 204, also for an unknown token.
+
+    Logging out is idempotent: an unknown, used or already revoked token still
+    gets 204, so a client can always clear its state; only a body without a
+    ``refresh_token`` string is a 400.
+    """
+    presented = _string_field(json_object(), "refresh_token")
+    if presented is None:
+        return json_error(400, "invalid_request", "refresh_token (string) required")
+    sessions.revoke_by_token(get_db(), presented, get_state().clock.now(), "logout")
+    return Response(status=204)

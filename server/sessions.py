@@ -1,0 +1,182 @@
+"""Refresh-token families: login, rotation with reuse detection, revocation.
+
+A *family* is one login. Its refresh tokens form a chain; at most one of them is
+*live* (``used_at IS NULL``) at any time, and every check happens inside one
+``BEGIN IMMEDIATE`` transaction, so concurrent refreshes are serialised by
+SQLite and the rotation itself is a compare-and-swap on ``used_at``.
+
+Presenting a refresh token ``T`` at server time ``now``:
+
+1. unknown hash → ``invalid_grant``;
+2. family revoked → ``invalid_grant``;
+3. past the family's absolute expiry (login + refresh TTL) → revoke, ``invalid_grant``;
+4. ``T`` already used, and ``now - T.used_at >= grace`` → **reuse**: revoke the
+   family (its refresh tokens and, through the ``fam`` claim, its access
+   tokens), ``invalid_grant``;
+5. idle for the idle TTL since the family's last refresh (or login) → revoke,
+   ``invalid_grant``;
+6. ``T`` already used, but within the grace window → **grace re-issue**: the
+   family's live token (whoever holds it) is retired (``used_at = now``) and a
+   fresh successor of ``T`` is issued. The presenter gets new tokens, the family
+   still has exactly one live refresh token, and the retired token gets its own
+   grace window from ``now``. We cannot hand back the successor issued the first
+   time: only its hash is stored. Either holder can take the session back
+   within the grace window, but whichever presents a retired token *after* its
+   window triggers reuse detection and the family dies, so a thief who races a
+   legitimate client is still detected;
+7. otherwise **rotate**: mark ``T`` used (``UPDATE … WHERE used_at IS NULL``, one
+   row or nothing) and issue its successor.
+
+Rotation never moves the absolute expiry.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from server.db import immediate
+from server.tokens import hash_refresh_token, new_id, new_refresh_token
+
+
+@dataclass(frozen=True)
+class RefreshPolicy:
+    """Lifetimes of a login, in seconds."""
+
+    absolute_ttl: float
+    idle_ttl: float
+    reuse_grace: float
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A successful login or refresh: whose session, and its new refresh token."""
+
+    user_id: int
+    family_id: str
+    refresh_token: str
+    issued_at: float
+    grace_reissue: bool = False
+
+
+class InvalidGrant(Exception):
+    """The refresh token cannot be used (any reason); ``reuse`` marks reuse detection."""
+
+    def __init__(self, description: str, *, reuse: bool = False) -> None:
+        """Keep the human-readable reason and whether it was reuse."""
+        super().__init__(description)
+        self.description = description
+        self.reuse = reuse
+
+
+def start(conn: sqlite3.Connection, user_id: int, now: float, policy: RefreshPolicy) -> Grant:
+    """Open a new family for ``user_id`` with its first refresh token."""
+    family_id, token = new_id(), new_refresh_token()
+    with immediate(conn):
+        conn.execute(
+            "INSERT INTO families (id, user_id, created_at, expires_at, last_used_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (family_id, user_id, now, now + policy.absolute_ttl, now),
+        )
+        _insert_token(conn, token, family_id, None, now)
+    return Grant(user_id, family_id, token, now)
+
+
+def rotate(
+    conn: sqlite3.Connection, presented: str, clock: Callable[[], float], policy: RefreshPolicy
+) -> Grant:
+    """Exchange ``presented`` for a successor (see the module docstring for the rules).
+
+    The time is read from ``clock`` once the write lock is held, so timestamps
+    follow the order in which concurrent refreshes are serialised. Raises
+    :class:`InvalidGrant`; revocations it decides are committed first.
+    """
+    with immediate(conn):
+        outcome = _rotate_locked(conn, hash_refresh_token(presented), clock(), policy)
+    if isinstance(outcome, InvalidGrant):
+        raise outcome
+    return outcome
+
+
+def _rotate_locked(
+    conn: sqlite3.Connection, digest: str, now: float, policy: RefreshPolicy
+) -> Grant | InvalidGrant:
+    """The body of :func:`rotate`, run while holding the write lock."""
+    row = conn.execute(
+        "SELECT t.used_at, t.family_id, f.user_id, f.expires_at, f.last_used_at,"
+        " f.revoked_at, f.revoked_reason"
+        " FROM refresh_tokens t JOIN families f ON f.id = t.family_id WHERE t.hash = ?",
+        (digest,),
+    ).fetchone()
+    if row is None:
+        return InvalidGrant("unknown refresh token")
+    family_id = row["family_id"]
+    if row["revoked_at"] is not None:
+        return InvalidGrant(f"session revoked ({row['revoked_reason']})")
+    if now >= row["expires_at"]:
+        return _revoke_locked(conn, family_id, now, "absolute lifetime exceeded")
+    used_at = row["used_at"]
+    if used_at is not None and max(0.0, now - used_at) >= policy.reuse_grace:
+        return _revoke_locked(conn, family_id, now, "refresh token reuse detected", reuse=True)
+    if now - row["last_used_at"] >= policy.idle_ttl:
+        return _revoke_locked(conn, family_id, now, "idle timeout")
+    if used_at is None:
+        swapped = conn.execute(
+            "UPDATE refresh_tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL",
+            (now, digest),
+        ).rowcount
+        if swapped != 1:  # unreachable under BEGIN IMMEDIATE; never issue a second branch
+            return InvalidGrant("refresh token already used")
+    else:  # grace re-issue: retire the family's live token, whoever holds it
+        conn.execute(
+            "UPDATE refresh_tokens SET used_at = ? WHERE family_id = ? AND used_at IS NULL",
+            (now, family_id),
+        )
+    token = new_refresh_token()
+    _insert_token(conn, token, family_id, digest, now)
+    conn.execute("UPDATE families SET last_used_at = ? WHERE id = ?", (now, family_id))
+    return Grant(row["user_id"], family_id, token, now, grace_reissue=used_at is not None)
+
+
+def revoke_by_token(conn: sqlite3.Connection, presented: str, now: float, reason: str) -> bool:
+    """Revoke the family of any of its refresh tokens; False if the token is unknown."""
+    with immediate(conn):
+        row = conn.execute(
+            "SELECT family_id FROM refresh_tokens WHERE hash = ?",
+            (hash_refresh_token(presented),),
+        ).fetchone()
+        if row is None:
+            return False
+        _revoke_locked(conn, row["family_id"], now, reason)
+    return True
+
+
+def family_is_live(conn: sqlite3.Connection, family_id: str, now: float) -> bool:
+    """Whether access tokens of ``family_id`` are still honoured at ``now``."""
+    row = conn.execute(
+        "SELECT revoked_at, expires_at FROM families WHERE id = ?", (family_id,)
+    ).fetchone()
+    return row is not None and row["revoked_at"] is None and now < row["expires_at"]
+
+
+def _revoke_locked(
+    conn: sqlite3.Connection, family_id: str, now: float, reason: str, *, reuse: bool = False
+) -> InvalidGrant:
+    """Mark the family revoked (first reason wins); return the matching error."""
+    conn.execute(
+        "UPDATE families SET revoked_at = ?, revoked_reason = ?"
+        " WHERE id = ? AND revoked_at IS NULL",
+        (now, reason, family_id),
+    )
+    return InvalidGrant(f"session revoked ({reason})", reuse=reuse)
+
+
+def _insert_token(
+    conn: sqlite3.Connection, token: str, family_id: str, parent: str | None, now: float
+) -> None:
+    """Store a new live refresh token (hash only)."""
+    conn.execute(
+        "INSERT INTO refresh_tokens (hash, family_id, parent_hash, created_at) VALUES (?, ?, ?, ?)",
+        (hash_refresh_token(token), family_id, parent, now),
+    )
