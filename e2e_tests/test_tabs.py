@@ -1,0 +1,90 @@
+"""Several tabs of one browser share one session: one refresh, one logout."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+from e2e_tests.conftest import bridge_login, expire_access_token, open_ready_page, stats
+from e2e_tests.serverproc import ServerProcess
+
+ROUNDS = 20
+TABS = 3
+REQUESTS_PER_TAB = 3
+
+# Each tab fires its requests when a BroadcastChannel message arrives, so all tabs
+# start in the same event-loop turn, not one Playwright round trip apart.
+ARM_TAB = """([requests]) => {
+    window.__rounds = {};
+    const fire = (round) => Promise.all(Array.from({length: requests}, () =>
+        authfetch.fetch('/api/me').then(r => r.status, e => e.name)))
+        .then(statuses => { window.__rounds[round] = statuses; });
+    const channel = new BroadcastChannel('authfetch-test-go');
+    channel.onmessage = (event) => fire(event.data);
+    window.__go = (round) => { channel.postMessage(round); fire(round); };
+}"""
+
+
+@pytest.fixture(scope="module")
+def strict_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server with no reuse grace: any second use of a refresh token revokes the family."""
+    process = ServerProcess(
+        tmp_path_factory.mktemp("strict") / "db.sqlite3", "--testing", "--reuse-grace", "0"
+    )
+    yield process
+    process.stop()
+
+
+def open_tabs(context: BrowserContext, url: str, count: int) -> list[Page]:
+    """Open ``count`` ready tabs of ``url`` in one browser context."""
+    return [open_ready_page(context.new_page(), url) for _ in range(count)]
+
+
+def test_tabs_firing_together_at_expiry_refresh_once_per_round(
+    context: BrowserContext, strict_server: ServerProcess
+):
+    """Three tabs firing at the same instant at expiry, 20 rounds, reuse grace 0: exactly
+    one refresh per round, every request succeeds, and the family is never revoked."""
+    strict_server.call("POST", "/__test__/reset")
+    first = open_ready_page(context.new_page(), strict_server.url)
+    bridge_login(first)
+    tabs = [first, *open_tabs(context, strict_server.url, TABS - 1)]
+    for tab in tabs:
+        assert tab.evaluate("authfetch.state().loggedIn") is True
+        tab.evaluate(ARM_TAB, [REQUESTS_PER_TAB])
+    for round_number in range(1, ROUNDS + 1):
+        expire_access_token(strict_server)
+        first.evaluate(f"window.__go({round_number})")
+        for tab in tabs:
+            tab.wait_for_function(f"window.__rounds[{round_number}] !== undefined")
+            assert tab.evaluate(f"window.__rounds[{round_number}]") == [200] * REQUESTS_PER_TAB
+        counters = stats(strict_server)
+        assert counters["reuse_detected"] == 0, f"family revoked in round {round_number}"
+        assert counters["refresh_ok"] == round_number, f"round {round_number}: {counters}"
+
+
+def test_logout_in_one_tab_logs_out_the_others(context: BrowserContext, fresh_server):
+    """Logging out in one tab shows the login form in every other tab at once."""
+    first = open_ready_page(context.new_page(), fresh_server.url)
+    bridge_login(first)
+    first.reload()
+    expect(first.locator("#username-shown")).to_have_text("demo", timeout=60_000)
+    second = open_ready_page(context.new_page(), fresh_server.url)
+    expect(second.locator("#username-shown")).to_have_text("demo")
+    first.get_by_role("button", name="Log out").click()
+    expect(second.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(first.get_by_role("button", name="Sign in")).to_be_visible()
+    assert second.evaluate("authfetch.state().loggedIn") is False
+    expect(second.locator("#event-log li[data-event=logout]")).to_have_count(1)
+
+
+def test_new_tab_adopts_the_stored_session(context: BrowserContext, fresh_server):
+    """A tab opened after login uses the stored session without logging in or refreshing."""
+    first = open_ready_page(context.new_page(), fresh_server.url)
+    bridge_login(first)
+    second = open_ready_page(context.new_page(), fresh_server.url)
+    expect(second.locator("#username-shown")).to_have_text("demo")
+    assert stats(fresh_server)["login"] == 1
+    assert stats(fresh_server)["refresh_ok"] == 0
