@@ -51,5 +51,9 @@ test: setup lint
 	  echo "end-to-end browser: $$chromium"; \
 	  AUTHFETCH_CHROMIUM="$$chromium" $(PY) -m pytest $(PYTEST_ARGS)
 
+bench: setup
+	@chromium=$$(tools/find-chromium.sh) || exit 1; \
+	  AUTHFETCH_CHROMIUM="$$chromium" $(PY) -m bench $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) node_modules vendor .pytest_cache .ruff_cache .npm-ci.log .chromium-install.log

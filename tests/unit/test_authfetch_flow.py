@@ -44,10 +44,11 @@ def test_flow_sends_with_bearer_and_returns_success():
 
 def test_flow_asks_for_refresh_then_replays():
     """A 401 for the current token yields REFRESH, then a SEND with the new token."""
-    flow, _ = start([A])
+    flow, (_, first) = start([A])
     assert flow.send(FakeResponse(401)) == (REFRESH, "A")
     kind, replay = flow.send(B)
     assert kind == SEND and replay.token == "B"
+    assert (first.replay, replay.replay) == (False, True)
 
 
 def test_flow_stale_401_replays_without_refresh():

@@ -49,7 +49,7 @@ from .ports import (
     no_lock,
 )
 from .request import Headers, ReplayableRequest, body_bytes
-from .session import AuthSession, SessionBase
+from .session import AuthSession, SessionBase, SessionState
 from .sync import SyncAuthSession
 from .tokens import TokenSet
 from .urls import origin, resolve, same_endpoint, split_url
@@ -80,6 +80,7 @@ __all__ = [
     "ReplayableRequest",
     "SessionBase",
     "SessionExpiredError",
+    "SessionState",
     "SyncAuthSession",
     "SyncClock",
     "SystemClock",

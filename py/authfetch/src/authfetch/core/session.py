@@ -23,22 +23,70 @@ from .gate import RefreshGate
 from .ports import MemoryStore, SystemClock, no_lock
 
 
+class SessionState:
+    """What a session knows: its tokens, its refresh count and a generation number.
+
+    The generation changes at every login and logout, so a refresh that ran
+    across one drops its result. One state can be shared by the async and the
+    sync session of a page, so both drivers see the same session at once.
+    """
+
+    def __init__(self, tokens: object = None) -> None:
+        self.tokens = tokens
+        self.refreshes = 0
+        self.generation = 0
+
+
 class SessionBase:
     """State and decisions shared by the async and the sync session.
 
     ``store`` has ``load()``, ``save(tokens)``, ``clear()`` and may add async
     ``load_consistent()`` / ``save_consistent(tokens_or_None)`` (the edge's
-    IndexedDB copy, read and written under the cross-tab lock).
+    IndexedDB copy, read and written under the cross-tab lock). ``state``
+    shares a :class:`SessionState` with another session (default: a new one
+    loaded from the store).
     """
 
-    def __init__(self, config: object, transport: object, store: object, clock: object) -> None:
+    def __init__(
+        self,
+        config: object,
+        transport: object,
+        store: object,
+        clock: object,
+        state: "SessionState | None" = None,
+    ) -> None:
         self.config = config
         self.transport = transport
         self.store = store if store is not None else MemoryStore()
         self.clock = clock
-        self.refreshes = 0
-        self._generation = 0
-        self._tokens = self.store.load()
+        self.shared = state if state is not None else SessionState(self.store.load())
+
+    @property
+    def _tokens(self) -> object:
+        """The current tokens (kept in the shared state)."""
+        return self.shared.tokens
+
+    @_tokens.setter
+    def _tokens(self, tokens: object) -> None:
+        self.shared.tokens = tokens
+
+    @property
+    def _generation(self) -> int:
+        """Login/logout counter (kept in the shared state)."""
+        return self.shared.generation
+
+    @_generation.setter
+    def _generation(self, value: int) -> None:
+        self.shared.generation = value
+
+    @property
+    def refreshes(self) -> int:
+        """How many refreshes this session has made (kept in the shared state)."""
+        return self.shared.refreshes
+
+    @refreshes.setter
+    def refreshes(self, value: int) -> None:
+        self.shared.refreshes = value
 
     @property
     def tokens(self) -> object:
@@ -222,8 +270,9 @@ class AuthSession(SessionBase):
         store: object = None,
         lock: object = None,
         clock: object = None,
+        state: "SessionState | None" = None,
     ) -> None:
-        super().__init__(config, transport, store, clock or SystemClock())
+        super().__init__(config, transport, store, clock or SystemClock(), state)
         self.lock = lock or no_lock
         self.gate = RefreshGate()
 

@@ -14,12 +14,20 @@ class SyncAuthSession(SessionBase):
     with ``load/save/clear``; ``clock`` with ``now()`` and sync ``sleep(s)``.
     There is no gate and no lock: sync code runs one request at a time and
     cannot wait on the browser's Web Locks; the stale-token check still applies.
+    ``state`` may be the async session's ``shared`` state, so both see one
+    session. A store may offer ``save_consistent_soon(tokens_or_None)`` to have
+    its cross-tab copy written without waiting.
     """
 
     def __init__(
-        self, config: object, transport: object, store: object = None, clock: object = None
+        self,
+        config: object,
+        transport: object,
+        store: object = None,
+        clock: object = None,
+        state: object = None,
     ) -> None:
-        super().__init__(config, transport, store, clock or SyncClock())
+        super().__init__(config, transport, store, clock or SyncClock(), state)
 
     def login(self, username: str, password: str) -> object:
         """Log in and store the tokens; raises ``LoginError`` for a refusal."""
@@ -70,5 +78,6 @@ class SyncAuthSession(SessionBase):
         if kind == LOAD:
             return self.store.load()
         if kind == PERSIST:
-            return None
+            persist = getattr(self.store, "save_consistent_soon", None)
+            return persist(arg) if persist is not None else None
         raise ValueError("unknown flow command " + repr(kind))

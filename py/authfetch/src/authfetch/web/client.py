@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -14,8 +15,10 @@ from authfetch.core import (
     AuthConfig,
     AuthSession,
     ReplayableRequest,
+    SyncAuthSession,
     TokenSet,
 )
+from authfetch.urllib_opener import AuthOpener, UrllibTransport
 from authfetch.web.ffi import keep, spawn
 from authfetch.web.locks import web_lock_factory
 from authfetch.web.storage import make_store, parse_session
@@ -37,6 +40,14 @@ class BrowserClock:
     async def sleep(self, seconds: float) -> None:
         """Sleep on the browser's event loop (a ``setTimeout``)."""
         await asyncio.sleep(seconds)
+
+
+class SyncBrowserClock(BrowserClock):
+    """Browser time for the synchronous (urllib) session; its sleep blocks."""
+
+    def sleep(self, seconds: float) -> None:  # type: ignore[override]
+        """Block for ``seconds`` (only between refresh retries of a sync call)."""
+        time.sleep(seconds)
 
 
 def unverified_claims(access_token: str) -> dict:
@@ -160,6 +171,18 @@ class AuthFetch:
     async def fetch_js(self, resource: Any, init: Any = None) -> Response:
         """``fetch(resource, init)`` with JavaScript arguments (the bridge)."""
         return await self.session.fetch(await request_from_js(resource, init))
+
+    def urllib_opener(self) -> AuthOpener:
+        """An ``urllib.request`` opener with the same session (needs pyodide-http patched).
+
+        ``opener.open("/api/me")`` blocks (a synchronous request), attaches the
+        bearer, refreshes and replays once, exactly like :meth:`fetch`; a
+        refresh it makes is seen at once by the async side and other tabs.
+        """
+        sync_session = SyncAuthSession(
+            self.config, UrllibTransport(), self.store, SyncBrowserClock(), self.session.shared
+        )
+        return AuthOpener(sync_session)
 
     def state(self) -> dict:
         """``{loggedIn, expiresAt (ms epoch or None), refreshes}``."""

@@ -20,7 +20,7 @@ import js
 from pyodide.ffi import create_once_callable, create_proxy
 
 from authfetch.core import STORAGE_KEY, KeyValueStore, MemoryStore, TokenSet
-from authfetch.web.ffi import wait_request
+from authfetch.web.ffi import spawn, wait_request
 
 IDB_NAME = "authfetch"
 IDB_STORE = "sessions"
@@ -117,6 +117,10 @@ class SharedStore(KeyValueStore):
     async def save_consistent(self, tokens: TokenSet | None) -> None:
         """Write the IndexedDB copy (``None``: logged out) before the lock is released."""
         await self.copy.write(LOGGED_OUT if tokens is None else tokens.to_json())
+
+    def save_consistent_soon(self, tokens: TokenSet | None) -> None:
+        """Write the IndexedDB copy in the background (the sync session cannot wait)."""
+        spawn(self.save_consistent(tokens))
 
 
 class TabStore(KeyValueStore):
