@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Request, expect
 
 from e2e_tests.conftest import (
     bridge_fetch_statuses,
@@ -35,6 +35,37 @@ def test_fifty_concurrent_requests_at_expiry_share_one_refresh(page: Page, fresh
     counters = stats(fresh_server)
     assert counters["refresh_ok"] == 1
     assert counters["reuse_detected"] == 0
+
+
+def test_replayed_body_is_byte_for_byte_the_original(page: Page, fresh_server):
+    """A POST hit by expiry is replayed with exactly the bytes and type first sent,
+    for a JSON string and for a URLSearchParams body that fetch encodes itself."""
+    posts: list[Request] = []
+
+    def record(request: Request) -> None:
+        if request.url.endswith("/api/items") and request.method == "POST":
+            posts.append(request)
+
+    page.on("request", record)
+    open_ready_page(page, fresh_server.url)
+    bridge_login(page)
+    inits = (
+        "{method: 'POST', headers: {'Content-Type': 'application/json'},"
+        " body: JSON.stringify({title: 'caf\\u00e9 \\u2615'})}",
+        "{method: 'POST', body: new URLSearchParams({title: 'form'})}",
+    )
+    statuses = []
+    for init in inits:
+        expire_access_token(fresh_server)
+        statuses.append(page.evaluate(f"authfetch.fetch('/api/items', {init}).then(r => r.status)"))
+    assert statuses == [201, 415]  # the API takes JSON only; the replay happened first
+    assert len(posts) == 4
+    json_sent, json_replayed, form_sent, form_replayed = posts
+    assert json_replayed.post_data_buffer == json_sent.post_data_buffer
+    assert json_sent.post_data_json == {"title": "caf\u00e9 \u2615"}
+    assert form_sent.post_data == form_replayed.post_data == "title=form"
+    for request in (form_sent, form_replayed):
+        assert request.headers["content-type"].startswith("application/x-www-form-urlencoded")
 
 
 def test_dead_refresh_token_returns_to_login_once(page: Page, fresh_server: ServerProcess):

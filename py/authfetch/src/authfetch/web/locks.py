@@ -8,11 +8,16 @@ from typing import Any
 import js
 from pyodide.ffi import create_once_callable
 
+from authfetch.core import RefreshUnavailableError
 from authfetch.web.ffi import to_js_object
 
 
-class LockTimeoutError(Exception):
-    """The cross-tab lock was not granted in time (another tab holds it too long)."""
+class LockTimeoutError(RefreshUnavailableError):
+    """The cross-tab lock was not granted in time (another tab holds it too long).
+
+    A kind of :class:`RefreshUnavailableError`: the session is kept and a later
+    request tries again.
+    """
 
 
 class WebLock:
