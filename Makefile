@@ -12,7 +12,7 @@ VENV_DONE   := $(VENV)/.installed
 NODE_DONE   := node_modules/.installed
 VENDOR_DONE := vendor/.installed
 
-.PHONY: setup run test lint format bench clean
+.PHONY: setup run test lint format bench screenshots clean
 
 setup: $(VENV_DONE) $(VENDOR_DONE)
 
@@ -54,6 +54,11 @@ test: setup lint
 bench: setup
 	@chromium=$$(tools/find-chromium.sh) || exit 1; \
 	  AUTHFETCH_CHROMIUM="$$chromium" $(PY) -m bench $(BENCH_ARGS)
+
+screenshots: setup
+	@chromium=$$(tools/find-chromium.sh) || exit 1; \
+	  AUTHFETCH_CHROMIUM="$$chromium" AUTHFETCH_SCREENSHOTS=docs/screenshots \
+	  $(PY) -m pytest e2e_tests/test_demo.py e2e_tests/test_static_site.py -q
 
 clean:
 	rm -rf $(VENV) node_modules vendor .pytest_cache .ruff_cache .npm-ci.log .chromium-install.log

@@ -23,6 +23,9 @@ CHROMIUM_ARGS = [
 # Pyodide needs 2-4 s to start here; a cold start on a busy 2-core CI machine more.
 READY_TIMEOUT_MS = 60_000
 LOCAL_HOSTS = {"127.0.0.1"}
+# Screenshots the tests take; `make screenshots` points this at docs/screenshots
+# so the README's images are refreshed on purpose, not by every test run.
+SCREENSHOTS = ROOT / os.environ.get("AUTHFETCH_SCREENSHOTS", "test-results/screenshots")
 
 
 def chromium_executable() -> str:

@@ -27,11 +27,22 @@ ARM_TAB = """([requests]) => {
 }"""
 
 
+# Long-lived access tokens, so no tab's proactive timer (due at 570 s) can add a
+# refresh while a slow machine opens the tabs; each round expires the token on the
+# server clock only.
+STRICT_ACCESS_TTL_S = 600
+
+
 @pytest.fixture(scope="module")
 def strict_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A server with no reuse grace: any second use of a refresh token revokes the family."""
     process = ServerProcess(
-        tmp_path_factory.mktemp("strict") / "db.sqlite3", "--testing", "--reuse-grace", "0"
+        tmp_path_factory.mktemp("strict") / "db.sqlite3",
+        "--testing",
+        "--reuse-grace",
+        "0",
+        "--access-ttl",
+        str(STRICT_ACCESS_TTL_S),
     )
     yield process
     process.stop()
@@ -55,7 +66,7 @@ def test_tabs_firing_together_at_expiry_refresh_once_per_round(
         assert tab.evaluate("authfetch.state().loggedIn") is True
         tab.evaluate(ARM_TAB, [REQUESTS_PER_TAB])
     for round_number in range(1, ROUNDS + 1):
-        expire_access_token(strict_server)
+        expire_access_token(strict_server, STRICT_ACCESS_TTL_S + 10)
         first.evaluate(f"window.__go({round_number})")
         for tab in tabs:
             tab.wait_for_function(f"window.__rounds[{round_number}] !== undefined")

@@ -1,49 +1,92 @@
-"""The demo page's Python: wiring only (the auth logic lives in authfetch)."""
+"""The demo page's Python: wiring only (the auth logic lives in authfetch).
+
+It shows the login form or the signed-in view, the items list, and feeds the
+token panel: the event log (from ``on_event``) and the times the ticking
+``static/panel.js`` counts down to (from ``on_tokens`` and ``/api/me``).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import sys
-import time
+from typing import Any
 
+import js
 import jwt
 import pyodide_http
+from pyodide.http import pyfetch
 from pyscript import document, when
 
-from authfetch import LoginError
-from authfetch.web import setup, spawn
+from authfetch import LoginError, RefreshUnavailableError, SessionExpiredError, TokenSet
+from authfetch.web import Response, setup, spawn
 
 SESSION_ENDED = "Your session has ended. Please sign in again."
+LOGOUT_MESSAGES = {
+    "expired": SESSION_ENDED,
+    "logout": "You are signed out.",
+    "external": "You signed out in another tab.",
+}
 LOGOUT_REASONS = {
     "expired": "the refresh token was refused",
     "logout": "you logged out",
     "external": "you logged out in another tab",
 }
-MAX_LOG_ENTRIES = 200
+UNREACHABLE = "The server could not be reached. Is it running? Try again in a moment."
+UNAVAILABLE = "The server could not renew your session just now; you are still signed in."
+BURST_SIZE = 20
+CLOCK_STEP_S = 40
+MAX_LOG_ENTRIES = 100
+GROUP_WITHIN_MS = 1000  # a burst's identical lines become one line with a count...
+GROUP_AMONG = 4  # ...when one of the newest four
+TIMES = "\u00d7"  # the multiplication sign of "x20"
+
+#: What the page knows beyond the tokens: from ``/api/me``, and refreshes seen in a burst.
+known: dict[str, Any] = {"session_expires_at": None, "idle_timeout": None, "app_open": False}
+burst = {"refreshes": 0}
 
 
-def element(element_id: str):
+def element(element_id: str) -> Any:
     """The page element with ``element_id``."""
     return document.getElementById(element_id)
 
 
-def describe(name: str, detail: dict) -> str | None:
-    """One line for the event log, in words (``None``: not worth a line)."""
+def say(element_id: str, text: str, tone: str = "error") -> None:
+    """Show ``text`` in the message line ``element_id`` (``tone``: error, info or ok)."""
+    line = element(element_id)
+    line.textContent = text
+    line.dataset.tone = tone
+
+
+# -- the event log ------------------------------------------------------------------
+
+
+def describe(name: str, detail: dict) -> tuple[str, str] | None:
+    """``(tag, text)`` for the event log, in words (``None``: not worth a line)."""
     target = f"{detail.get('method', '')} {path_of(detail.get('url', ''))}"
     status = detail.get("status")
+    if name == "request" and detail.get("replay"):
+        return "replay", f"Request replayed: {target}"
     if name == "request":
-        return f"Request replayed: {target}" if detail.get("replay") else f"Request sent: {target}"
+        return "send", f"Request sent: {target}"
+    if name == "response" and detail.get("url") == client.config.login_url and status == 200:
+        return "ok", "Signed in: access token and refresh token received"
     if name == "response" and status == 401:
-        return f"401 seen for {target}"
+        return "401", f"401 seen for {target}"
+    if name == "response" and status and status >= 400:
+        return "error", f"HTTP {status} for {target}"
     if name == "refresh":
-        return "Refresh started"
+        return "refresh", "Refresh started"
     if name == "refreshed":
-        return "Refresh succeeded" if status == 200 else f"Refresh failed (HTTP {status})"
+        if status == 200:
+            return "ok", "Refresh succeeded: new access and refresh token"
+        return "error", f"Refresh failed (HTTP {status})"
     if name == "network-error":
-        return f"Network error: {target}"
+        return "error", f"Network error: {target}"
     if name == "adopted":
-        return "Token adopted from another tab"
+        return "adopt", "Token adopted from another tab"
     if name == "logout":
-        return f"Logged out: {LOGOUT_REASONS.get(detail.get('reason'), detail.get('reason'))}"
+        return "logout", f"Logged out: {LOGOUT_REASONS.get(detail.get('reason'), 'session over')}"
     return None
 
 
@@ -54,41 +97,252 @@ def path_of(url: str) -> str:
 
 
 def log_event(name: str, detail: dict) -> None:
-    """Append a line to the event log (newest last, bounded)."""
-    text = describe(name, detail)
-    if text is None:
+    """Add a line at the top of the event log; the same line again soon after counts up."""
+    if name == "refresh":
+        burst["refreshes"] += 1
+    described = describe(name, detail)
+    if described is None:
         return
-    log = element("event-log")
+    tag, text = described
+    log, now = element("event-log"), js.Date.now()
+    same = recent_entry(log, text, now)
+    if same is not None:
+        count = int(same.dataset.count) + 1
+        same.dataset.count = str(count)
+        same.querySelector(".count").textContent = f"{TIMES}{count}"
+        return
     entry = document.createElement("li")
-    entry.textContent = f"{time.strftime('%H:%M:%S')} {text}"
-    entry.dataset.event = name
-    log.appendChild(entry)
+    entry.dataset.event, entry.dataset.tag = name, tag
+    entry.dataset.text, entry.dataset.at, entry.dataset.count = text, str(now), "1"
+    for css, content in (("time", clock_time(now)), ("tag", tag), ("text", text), ("count", "")):
+        part = document.createElement("time" if css == "time" else "span")
+        part.className = css
+        part.textContent = content
+        entry.appendChild(part)
+    log.prepend(entry)
     while log.children.length > MAX_LOG_ENTRIES:
-        log.removeChild(log.firstElementChild)
+        log.removeChild(log.lastElementChild)
 
 
-def show_login(message: str = "") -> None:
-    """Show the sign-in form (with an optional message) in place of the app."""
-    element("app").hidden = True
-    element("login").hidden = False
-    element("login-message").textContent = message
+def recent_entry(log: Any, text: str, now: float) -> Any:
+    """A log line with ``text`` among the newest few, added less than 1 s ago (or ``None``)."""
+    for index in range(min(GROUP_AMONG, log.children.length)):
+        entry = log.children.item(index)
+        if now - float(entry.dataset.at) >= GROUP_WITHIN_MS:
+            return None
+        if entry.dataset.text == text:
+            return entry
+    return None
+
+
+def clock_time(ms: float) -> str:
+    """``HH:MM:SS`` of a local epoch time in milliseconds."""
+    return str(js.Date.new(ms).toLocaleTimeString("en-GB"))
+
+
+@when("click", "#clear-log")
+def clear_log(_event) -> None:
+    """Empty the event log."""
+    element("event-log").replaceChildren()
+
+
+# -- the token panel ------------------------------------------------------------------
+
+
+def on_tokens(tokens: TokenSet) -> None:
+    """New tokens (login, refresh, another tab): update the panel, open the app if needed."""
+    update_panel(tokens)
+    open_app()
+
+
+def update_panel(tokens: TokenSet | None) -> None:
+    """Write the times ``panel.js`` counts down to (local epoch ms) and tick it now."""
+    bar, absolute = element("access-bar"), element("refresh-absolute")
+    idle = element("refresh-idle")
+    if tokens is not None and tokens.lifetime:
+        bar.dataset.lifetimeMs = str(int(tokens.lifetime * 1000))
+        bar.dataset.leewayMs = str(int(tokens.leeway(client.config.leeway) * 1000))
+        element("access-lifetime").textContent = f"{tokens.lifetime:.0f} s"
+    if tokens is not None and known["session_expires_at"]:
+        absolute.dataset.at = str(int((known["session_expires_at"] - tokens.skew) * 1000))
+    if tokens is not None and known["idle_timeout"] and tokens.issued_at:
+        idle_end = tokens.issued_at + known["idle_timeout"] - tokens.skew
+        idle.dataset.at = str(int(idle_end * 1000))
+    js.window.dispatchEvent(js.Event.new("authfetch:panel"))
+
+
+@when("click", "#burst")
+async def fire_burst(_event) -> None:
+    """Send 20 requests at once and say how many refreshes they needed."""
+    button = element("burst")
+    button.disabled = True
+    say("panel-message", f"Sending {BURST_SIZE} requests…", "info")
+    burst["refreshes"] = 0
+    results = await asyncio.gather(
+        *(client.fetch("/api/items") for _ in range(BURST_SIZE)), return_exceptions=True
+    )
+    button.disabled = False
+    ok = sum(1 for result in results if isinstance(result, Response) and result.ok)
+    refreshes = burst["refreshes"]
+    if refreshes == 0:
+        shared = "no refresh was needed: the access token was still good"
+    elif refreshes == 1:
+        shared = "all of them shared one refresh"
+    else:
+        shared = f"{refreshes} refreshes"
+    say("panel-message", f"{ok} of {BURST_SIZE} requests succeeded; {shared}.", "ok")
+
+
+@when("click", "#advance-clock")
+async def advance_clock(_event) -> None:
+    """Move the server's clock past the access token's expiry (``--testing`` servers)."""
+    try:
+        response = await pyfetch(
+            "/__test__/clock",
+            method="POST",
+            headers={"Content-Type": "application/json"},
+            body=json.dumps({"advance": CLOCK_STEP_S}),
+        )
+    except Exception:
+        say("panel-message", UNREACHABLE)
+        return
+    if not response.ok:
+        say("panel-message", f"The server did not move its clock (HTTP {response.status}).")
+        return
+    say(
+        "panel-message",
+        f"The server's clock is now {CLOCK_STEP_S} s ahead: it sees your access token as "
+        "expired, this tab does not know yet. Send a request and watch the log.",
+        "info",
+    )
+
+
+async def offer_clock_button() -> None:
+    """Show the clock button only when the server has its test controls on."""
+    try:
+        testing = (await pyfetch("/__test__/stats")).ok
+    except Exception:
+        testing = False
+    element("advance-clock").hidden = not testing
+    element("clock-hint").hidden = testing
+
+
+# -- the signed-in view ---------------------------------------------------------------
+
+
+async def call_api(path: str, message_id: str, **options: Any) -> Response | None:
+    """``client.fetch`` with failures said in words (``None``: nothing to show)."""
+    try:
+        return await client.fetch(path, **options)
+    except SessionExpiredError:
+        return None  # on_logout already shows the login form
+    except RefreshUnavailableError:
+        say(message_id, UNAVAILABLE)
+    except Exception:
+        say(message_id, UNREACHABLE)
+    return None
+
+
+async def error_text(response: Response) -> str:
+    """The server's own description of an error answer, else its status."""
+    try:
+        body = await response.json()
+    except Exception:
+        body = {}
+    description = body.get("error_description") if isinstance(body, dict) else None
+    return description or f"HTTP {response.status}"
+
+
+def open_app() -> None:
+    """Switch to the signed-in view once per session."""
+    if not known["app_open"]:
+        known["app_open"] = True
+        spawn(show_app())
 
 
 async def show_app() -> None:
-    """Show the signed-in view with the user from ``/api/me``."""
-    response = await client.fetch("/api/me")
+    """Show the signed-in view: the user from ``/api/me``, then the items."""
+    element("login").hidden = True
+    element("app").hidden = False
+    say("item-message", "")
+    response = await call_api("/api/me", "item-message")
+    if response is None:
+        return
     if not response.ok:
-        show_login(f"Could not load your profile (HTTP {response.status}).")
+        say("item-message", f"Could not load your profile: {await error_text(response)}.")
         return
     me = await response.json()
     element("username-shown").textContent = me.get("username", "?")
-    element("login").hidden = True
-    element("app").hidden = False
+    known["session_expires_at"] = me.get("session_expires_at")
+    known["idle_timeout"] = me.get("idle_timeout")
+    update_panel(client.session.tokens)
+    await load_items()
+
+
+async def load_items() -> None:
+    """Fetch and show the user's items."""
+    response = await call_api("/api/items", "item-message")
+    if response is None:
+        return
+    if not response.ok:
+        say("item-message", f"Could not load your items: {await error_text(response)}.")
+        return
+    items = await response.json()
+    element("items").replaceChildren()
+    for item in items:
+        show_item(item)
+    element("items-empty").hidden = bool(items)
+
+
+def show_item(item: dict) -> None:
+    """Append one item to the list."""
+    entry = document.createElement("li")
+    entry.textContent = item.get("title", "")
+    element("items").appendChild(entry)
+    element("items-empty").hidden = True
+
+
+@when("submit", "#item-form")
+def submit_item(event) -> None:
+    """Stop the browser's own form submission (synchronously), then add the item."""
+    event.preventDefault()
+    spawn(add_item())
+
+
+async def add_item() -> None:
+    """POST the new item; show it, or the server's reason for refusing it."""
+    field = element("item-title")
+    say("item-message", "")
+    title = {"title": field.value}
+    response = await call_api("/api/items", "item-message", method="POST", json=title)
+    if response is None:
+        return
+    if response.status != 201:
+        say("item-message", f"Not added: {await error_text(response)}.")
+        return
+    show_item(await response.json())
+    field.value = ""
+    say("item-message", "Added.", "ok")
+
+
+# -- signing in and out ----------------------------------------------------------------
+
+
+def show_login(message: str = "", tone: str = "error") -> None:
+    """Show the sign-in form (with an optional message) in place of the app."""
+    known["app_open"] = False
+    element("app").hidden = True
+    element("login").hidden = False
+    say("login-message", message, tone)
+    element("username").focus()
 
 
 def on_logout(reason: str) -> None:
     """The session ended (expired, logged out here or in another tab)."""
-    show_login(SESSION_ENDED if reason == "expired" else "")
+    element("items").replaceChildren()
+    say("panel-message", "")
+    tone = "error" if reason == "expired" else "info"
+    show_login(LOGOUT_MESSAGES.get(reason, SESSION_ENDED), tone)
 
 
 @when("submit", "#login-form")
@@ -99,17 +353,22 @@ def sign_in(event) -> None:
 
 
 async def log_in() -> None:
-    """Log in with the form's credentials."""
-    element("login-message").textContent = ""
+    """Log in with the form's credentials; ``on_tokens`` then opens the app."""
+    say("login-message", "Signing in…", "info")
     try:
         await client.login(element("username").value, element("password").value)
     except LoginError as error:
-        wrong = error.status == 401
-        element("login-message").textContent = (
-            "Wrong username or password." if wrong else f"Sign-in failed: {error}"
-        )
+        if error.status == 401:
+            say("login-message", "Wrong username or password.")
+        elif error.status == 429:
+            say("login-message", "Too many sign-in attempts. Wait a minute, then try again.")
+        else:
+            say("login-message", f"Sign-in failed: {error}.")
         return
-    await show_app()
+    except Exception:
+        say("login-message", UNREACHABLE)
+        return
+    element("password").value = ""
 
 
 @when("click", "#logout")
@@ -118,13 +377,15 @@ async def sign_out(_event) -> None:
     await client.logout()
 
 
-client = setup(on_logout=on_logout, on_event=log_event)
+client = setup(on_tokens=on_tokens, on_logout=on_logout, on_event=log_event)
 pyodide_http.patch_all()
-element(
-    "runtime-info"
-).textContent = f"Python {sys.version.split()[0]} · PyJWT {jwt.__version__} · pyodide_http patched"
+element("runtime-info").textContent = (
+    f"Python {sys.version.split()[0]} · PyJWT {jwt.__version__} · pyodide_http patched"
+    " · all of it running in this tab"
+)
+spawn(offer_clock_button())
 element("loading").hidden = True
 if client.state()["loggedIn"]:
-    spawn(show_app())
+    open_app()
 else:
     show_login()

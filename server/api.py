@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 import jwt
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from server.db import get_db
 from server.errors import json_error, json_object
@@ -33,6 +33,7 @@ class Principal:
     username: str
     family_id: str
     expires_at: float
+    session_expires_at: float
 
 
 def _unauthorized(description: str, *, invalid_token: bool = True) -> Response:
@@ -73,7 +74,7 @@ def authenticate() -> Principal | Response:
         return _unauthorized("unknown session")
     if row["revoked_at"] is not None or now >= row["expires_at"]:
         return _unauthorized("session ended")
-    return Principal(row["id"], row["username"], claims["fam"], claims["exp"])
+    return Principal(row["id"], row["username"], claims["fam"], claims["exp"], row["expires_at"])
 
 
 @bp.before_request
@@ -100,12 +101,19 @@ def _count_and_no_store(response: Response) -> Response:
 
 @bp.get("/me")
 def me() -> Response:
-    """``{"username", "family", "expires_at"}`` of the token's user and session."""
+    """``{"username", "family", "expires_at", "session_expires_at", "idle_timeout"}``.
+
+    ``expires_at`` is the access token's ``exp``; ``session_expires_at`` the
+    login's absolute end and ``idle_timeout`` the seconds without a refresh
+    after which it ends (read-only, for the demo's token panel).
+    """
     principal: Principal = g.principal
     return jsonify(
         username=principal.username,
         family=principal.family_id,
         expires_at=principal.expires_at,
+        session_expires_at=principal.session_expires_at,
+        idle_timeout=current_app.config["IDLE_TTL"],
     )
 
 

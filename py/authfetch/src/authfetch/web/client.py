@@ -121,15 +121,28 @@ class AuthFetch:
             on_refresh_error=self._refresh_failed,
             on_logout=self._logged_out,
         )
-        lock = web_lock_factory(f"authfetch:{storage_key}", lock_timeout)
         self.session = AuthSession(
             self.config,
             ObservedTransport(self.emit, self.config.refresh_url),
             store=self.store,
-            lock=lock if getattr(self.store, "shared", False) else None,
+            lock=self._cross_tab_lock(storage_key, lock_timeout),
             clock=self.clock,
         )
         self._timer: asyncio.TimerHandle | None = None
+
+    def _cross_tab_lock(self, storage_key: str, timeout: float) -> Callable[[], Any] | None:
+        """The Web Lock factory for a store shared by tabs; ``None`` where none is needed.
+
+        ``navigator.locks`` exists only in secure contexts (https, localhost);
+        without it the tab still has its single-flight gate, and the server's
+        reuse grace covers a race with another tab.
+        """
+        if not getattr(self.store, "shared", False):
+            return None
+        if not getattr(js.navigator, "locks", None):
+            print("authfetch: no navigator.locks (not a secure context?): no cross-tab lock")
+            return None
+        return web_lock_factory(f"authfetch:{storage_key}", timeout)
 
     # -- public API ------------------------------------------------------------
 

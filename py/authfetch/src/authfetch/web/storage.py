@@ -109,14 +109,21 @@ class SharedStore(KeyValueStore):
         A copy never written (first use, or storage written by something else)
         falls back to ``localStorage``; a logged-out marker reads as ``None``.
         """
-        text = await self.copy.read()
+        try:
+            text = await self.copy.read()
+        except Exception as exc:  # IndexedDB missing or blocked (some private modes)
+            print("authfetch: IndexedDB copy unreadable, using localStorage:", repr(exc))
+            text = None
         if text is None:
             return self.load()
         return parse_session(text)
 
     async def save_consistent(self, tokens: TokenSet | None) -> None:
         """Write the IndexedDB copy (``None``: logged out) before the lock is released."""
-        await self.copy.write(LOGGED_OUT if tokens is None else tokens.to_json())
+        try:
+            await self.copy.write(LOGGED_OUT if tokens is None else tokens.to_json())
+        except Exception as exc:  # the copy is an optimisation of the cross-tab read
+            print("authfetch: IndexedDB copy not written:", repr(exc))
 
     def save_consistent_soon(self, tokens: TokenSet | None) -> None:
         """Write the IndexedDB copy in the background (the sync session cannot wait)."""
