@@ -136,3 +136,40 @@ def test_proactive_refresh_means_no_401_on_the_wire(page: Page, fresh_server):
     counters = stats(fresh_server)
     assert counters["api_401"] == 0
     assert counters["refresh_ok"] == 5
+
+
+def test_wake_from_sleep_refreshes_on_visibility_without_a_request(page: Page, fresh_server):
+    """After a "sleep" that stalled the timers, becoming visible again refreshes at once,
+    before any request can meet a 401."""
+    page.clock.install()
+    open_ready_page(page, fresh_server.url)
+    bridge_login(page)
+    fresh_server.call("POST", "/__test__/clock", {"advance": 25})
+    page.clock.set_system_time(page.evaluate("Date.now()") + 25_000)  # no timer fires
+    assert page.evaluate("authfetch.state().refreshes") == 0
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    page.wait_for_function("authfetch.state().refreshes === 1")
+    assert bridge_fetch_statuses(page, "/api/me") == [200]
+    assert stats(fresh_server)["api_401"] == 0
+
+
+def test_back_online_retries_a_refresh_that_could_not_reach_the_server(
+    page: Page, fresh_server
+):
+    """A proactive refresh that met only 503s is tried again when the browser is back online."""
+    page.clock.install()
+    open_ready_page(page, fresh_server.url)
+    bridge_login(page)
+    fresh_server.call("POST", "/__test__/faults", {"count": 3, "status": 503})
+    fresh_server.call("POST", "/__test__/clock", {"advance": 25})
+    page.clock.set_system_time(page.evaluate("Date.now()") + 25_000)
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    page.clock.run_for(3_000)  # the two jittered backoffs (at most 0.5 s + 1 s)
+    page.wait_for_function(  # all three attempts have reached the server
+        "fetch('/__test__/faults').then(r => r.json()).then(f => !f.count)", polling=100
+    )
+    state = page.evaluate("authfetch.state()")
+    assert (state["loggedIn"], state["refreshes"]) == (True, 0)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    page.wait_for_function("authfetch.state().refreshes === 1")
+    assert stats(fresh_server)["api_401"] == 0
