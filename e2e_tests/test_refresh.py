@@ -153,9 +153,7 @@ def test_wake_from_sleep_refreshes_on_visibility_without_a_request(page: Page, f
     assert stats(fresh_server)["api_401"] == 0
 
 
-def test_back_online_retries_a_refresh_that_could_not_reach_the_server(
-    page: Page, fresh_server
-):
+def test_back_online_retries_a_refresh_that_could_not_reach_the_server(page: Page, fresh_server):
     """A proactive refresh that met only 503s is tried again when the browser is back online."""
     page.clock.install()
     open_ready_page(page, fresh_server.url)
