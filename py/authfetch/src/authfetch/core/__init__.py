@@ -47,6 +47,7 @@ from .ports import (
     SyncClock,
     SystemClock,
     no_lock,
+    parse_session,
 )
 from .request import Headers, ReplayableRequest, body_bytes
 from .session import AuthSession, SessionBase, SessionState
@@ -98,6 +99,7 @@ __all__ = [
     "no_lock",
     "origin",
     "parse_http_date",
+    "parse_session",
     "refresh_flow",
     "refresh_request",
     "request_flow",

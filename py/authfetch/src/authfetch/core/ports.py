@@ -13,6 +13,16 @@ from .tokens import TokenSet
 STORAGE_KEY = "authfetch.session"
 
 
+def parse_session(text: "str | None") -> "TokenSet | None":
+    """The TokenSet stored as JSON ``text``; ``None`` for nothing or a malformed value."""
+    if not text:
+        return None
+    try:
+        return TokenSet.from_json(str(text))
+    except (ValueError, TypeError):
+        return None
+
+
 class KeyValueStore:
     """A session store over a Web-Storage-like backend (``getItem/setItem/removeItem``).
 
@@ -27,13 +37,7 @@ class KeyValueStore:
 
     def load(self) -> "TokenSet | None":
         """Return the stored TokenSet, or ``None`` if absent or corrupt."""
-        text = self.backend.getItem(self.key)
-        if not text:
-            return None
-        try:
-            return TokenSet.from_json(str(text))
-        except (ValueError, TypeError):
-            return None
+        return parse_session(self.backend.getItem(self.key))
 
     def save(self, tokens: TokenSet) -> None:
         """Store ``tokens`` under the key."""

@@ -17,11 +17,12 @@ from authfetch.core import (
     ReplayableRequest,
     SyncAuthSession,
     TokenSet,
+    parse_session,
 )
 from authfetch.urllib_opener import AuthOpener, UrllibTransport
 from authfetch.web.ffi import keep, spawn
 from authfetch.web.locks import web_lock_factory
-from authfetch.web.storage import make_store, parse_session
+from authfetch.web.storage import make_store
 from authfetch.web.transport import FetchTransport, Response, request_from_js
 
 #: After a proactive refresh that could not reach the server, look again this much later.

@@ -19,23 +19,13 @@ from typing import Any
 import js
 from pyodide.ffi import create_once_callable, create_proxy
 
-from authfetch.core import STORAGE_KEY, KeyValueStore, MemoryStore, TokenSet
+from authfetch.core import STORAGE_KEY, KeyValueStore, MemoryStore, TokenSet, parse_session
 from authfetch.web.ffi import spawn, wait_request
 
 IDB_NAME = "authfetch"
 IDB_STORE = "sessions"
 #: Written to the IndexedDB copy on logout, so "logged out" differs from "never written".
 LOGGED_OUT = "null"
-
-
-def parse_session(text: str | None) -> TokenSet | None:
-    """The TokenSet stored as ``text``; ``None`` for nothing or a malformed value."""
-    if not text:
-        return None
-    try:
-        return TokenSet.from_json(str(text))
-    except (ValueError, TypeError):
-        return None
 
 
 class IndexedDBCopy:
