@@ -95,3 +95,13 @@ def test_refresh_flow_backs_off_between_attempts():
     assert flow.send(FakeResponse(200, {"access_token": "B", "expires_in": 60}))[0] == "read_json"
     tokens = finish(flow, {"access_token": "B", "expires_in": 60})
     assert (tokens.access_token, tokens.refresh_token) == ("B", "rA")
+
+
+def test_flow_401_after_the_session_ended_fails_with_session_expired():
+    """A 401 that arrives after a refusal or logout ended the session raises
+    SessionExpiredError, the same error as the requests that waited on the refresh."""
+    box = [A]
+    flow, _ = start(box)
+    box[0] = None
+    with pytest.raises(SessionExpiredError):
+        flow.send(FakeResponse(401))

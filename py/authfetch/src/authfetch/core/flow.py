@@ -80,11 +80,14 @@ def _token_for_retry(sent_token: str, current: object):
 
     A replaced token is used at once (stale 401, no refresh); the token that
     was sent is refreshed through the gate; without a refresh token there is
-    nothing to do.
+    nothing to do. If the session this request was sent in has ended while it
+    was in flight (a refresh was refused, or a logout), the request fails with
+    ``SessionExpiredError`` like those that waited on the refresh: one error
+    type, whichever side of the refresh its 401 arrived on.
     """
     tokens = current()
     if tokens is None:
-        return None
+        raise SessionExpiredError("the session ended while this request was in flight")
     if tokens.access_token != sent_token:
         return tokens
     if tokens.refresh_token is None:

@@ -117,7 +117,9 @@ async def request_from_js(resource: Any, init: Any = None) -> ReplayableRequest:
         body,
         stream=stream,
         retry=_retry_allowed(options),
-        options={"js_init": options},
+        # The normalized Request carries mode, credentials, signal... of a Request
+        # input and of the init alike; the transport copies them to each send.
+        options={"js_init": normalized},
     )
 
 
@@ -128,11 +130,7 @@ def _array_from(iterable: Any) -> Any:
 
 def _is_stream(body: Any) -> bool:
     """Whether a JS body is a ``ReadableStream`` (cannot be copied for a replay)."""
-    return (
-        body is not None
-        and bool(js.ReadableStream)
-        and js.Object.prototype.toString.call(body) == "[object ReadableStream]"
-    )
+    return body is not None and js.Object.prototype.toString.call(body) == "[object ReadableStream]"
 
 
 def _without_body(options: Any) -> Any:
