@@ -61,4 +61,4 @@ screenshots: setup
 	  $(PY) -m pytest e2e_tests/test_demo.py e2e_tests/test_static_site.py -q
 
 clean:
-	rm -rf $(VENV) node_modules vendor .pytest_cache .ruff_cache .npm-ci.log .chromium-install.log
+	rm -rf $(VENV) node_modules vendor bench/node_modules .pytest_cache .ruff_cache .npm-ci.log .chromium-install.log test-results
