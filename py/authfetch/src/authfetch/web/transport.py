@@ -100,6 +100,8 @@ async def request_from_js(resource: Any, init: Any = None) -> ReplayableRequest:
     never replayed. ``init.authfetch = {retry: false}`` opts out of the retry.
     """
     options = to_js_object({}) if init is None else init
+    if isinstance(resource, str) and getattr(options, "body", None) is None:
+        return _bodyless_request(resource, options)
     stream = _is_stream(getattr(options, "body", None))
     if stream:
         normalized = js.Request.new(resource, _without_body(options))
@@ -120,6 +122,19 @@ async def request_from_js(resource: Any, init: Any = None) -> ReplayableRequest:
         # The normalized Request carries mode, credentials, signal... of a Request
         # input and of the init alike; the transport copies them to each send.
         options={"js_init": normalized},
+    )
+
+
+def _bodyless_request(url: str, init: Any) -> ReplayableRequest:
+    """The common case, a URL string and no body, without building a JS ``Request``."""
+    headers = getattr(init, "headers", None)
+    pairs = _array_from(js.Headers.new(headers).entries()) if headers is not None else []
+    return ReplayableRequest(
+        url,
+        str(getattr(init, "method", None) or "GET"),
+        [(pair[0], pair[1]) for pair in pairs],
+        retry=_retry_allowed(init),
+        options={"js_init": init},
     )
 
 
