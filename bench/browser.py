@@ -22,9 +22,7 @@ import hashlib
 import http.server
 import json
 import mimetypes
-import os
 import re
-import subprocess
 import threading
 import tomllib
 from collections.abc import Callable, Iterator
@@ -35,16 +33,10 @@ from urllib.parse import unquote, urlsplit
 
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route
 
+from e2e_tests.serverproc import CHROMIUM_ARGS, chromium_executable
+
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 #: Pyodide starts in 2-4 s here; a cold start on a busy 2-core machine takes longer.
 READY_TIMEOUT_MS = 90_000
 #: Bound on any one wait for requests fired in a page.
@@ -137,19 +129,6 @@ READY_PROBE = """(() => {
         attributeFilter: ['data-authfetch', 'data-peer', 'data-pyscript'],
     });
 })();"""
-
-
-def chromium_executable() -> str:
-    """The Chromium to drive: ``$AUTHFETCH_CHROMIUM``, else what find-chromium.sh finds."""
-    configured = os.environ.get("AUTHFETCH_CHROMIUM")
-    if configured:
-        return configured
-    found = subprocess.run(
-        [str(ROOT / "tools" / "find-chromium.sh")], capture_output=True, text=True, check=False
-    )
-    if found.returncode != 0:
-        raise RuntimeError(found.stderr.strip() or "no Chromium found")
-    return found.stdout.strip()
 
 
 def launch(playwright: Playwright) -> Browser:

@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from e2e_tests.serverproc import ROOT, ServerProcess
+from e2e_tests.serverproc import CHROMIUM_ARGS, ROOT, ServerProcess, chromium_executable
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # Pyodide needs 2-4 s to start here; a cold start on a busy 2-core CI machine more.
 READY_TIMEOUT_MS = 60_000
 LOCAL_HOSTS = {"127.0.0.1"}
@@ -28,27 +19,14 @@ LOCAL_HOSTS = {"127.0.0.1"}
 SCREENSHOTS = ROOT / os.environ.get("AUTHFETCH_SCREENSHOTS", "test-results/screenshots")
 
 
-def chromium_executable() -> str:
-    """The Chromium to drive: $AUTHFETCH_CHROMIUM, else what tools/find-chromium.sh finds."""
-    configured = os.environ.get("AUTHFETCH_CHROMIUM")
-    if configured:
-        return configured
-    found = subprocess.run(
-        [str(ROOT / "tools" / "find-chromium.sh")], capture_output=True, text=True, check=False
-    )
-    if found.returncode != 0:
-        pytest.exit(found.stderr.strip() or "no Chromium found", returncode=1)
-    return found.stdout.strip()
-
-
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     """Launch Debian's Chromium with the flags this offline machine needs."""
-    return {
-        **browser_type_launch_args,
-        "executable_path": chromium_executable(),
-        "args": CHROMIUM_ARGS,
-    }
+    try:
+        executable = chromium_executable()
+    except RuntimeError as error:
+        pytest.exit(str(error), returncode=1)
+    return {**browser_type_launch_args, "executable_path": executable, "args": CHROMIUM_ARGS}
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,12 @@
-"""Start ``python -m server`` as a real process on a free port for the browser tests."""
+"""Start ``python -m server`` as a real process on a free port, and find the Chromium.
+
+Shared by the end-to-end tests and the benchmarks.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import selectors
 import socket
 import subprocess
@@ -14,6 +18,31 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 30
+#: Flags for Debian's Chromium on a machine with no network but the registries.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def chromium_executable() -> str:
+    """The Chromium to drive: ``$AUTHFETCH_CHROMIUM``, else what find-chromium.sh finds.
+
+    Raises ``RuntimeError`` with find-chromium.sh's one-line reason if none.
+    """
+    configured = os.environ.get("AUTHFETCH_CHROMIUM")
+    if configured:
+        return configured
+    found = subprocess.run(
+        [str(ROOT / "tools" / "find-chromium.sh")], capture_output=True, text=True, check=False
+    )
+    if found.returncode != 0:
+        raise RuntimeError(found.stderr.strip() or "no Chromium found")
+    return found.stdout.strip()
 
 
 def free_port() -> int:
