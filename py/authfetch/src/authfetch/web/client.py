@@ -151,7 +151,7 @@ class AuthFetch:
         """Listen to other tabs, visibility and network events; schedule the refresh timer."""
         js.window.addEventListener("storage", keep(self._storage_changed))
         js.document.addEventListener("visibilitychange", keep(self._visibility_changed))
-        js.window.addEventListener("online", keep(lambda _event: self._check_soon("online")))
+        js.window.addEventListener("online", keep(lambda _event: self._check_soon()))
         self._schedule()
         return self
 
@@ -256,13 +256,13 @@ class AuthFetch:
     def _visibility_changed(self, _event: Any) -> None:
         """Back to a visible tab: timers may have stalled (sleep), check now."""
         if js.document.visibilityState == "visible":
-            self._check_soon("visible")
+            self._check_soon()
 
-    def _check_soon(self, why: str) -> None:
+    def _check_soon(self) -> None:
         """Run the proactive check as a task."""
-        spawn(self._check(why))
+        spawn(self._check())
 
-    async def _check(self, why: str) -> None:
+    async def _check(self) -> None:
         """Refresh if due; if the server was unreachable, look again a little later."""
         await self.session.ensure_fresh()
         if self.config.needs_refresh(self.session.tokens, self.clock.now()):
@@ -275,7 +275,7 @@ class AuthFetch:
         if due is None:
             return
         wait = max(0.0, due - self.clock.now()) if delay is None else delay
-        self._timer = asyncio.get_event_loop().call_later(wait, self._check_soon, "timer")
+        self._timer = asyncio.get_event_loop().call_later(wait, self._check_soon)
 
     def _cancel_timer(self) -> None:
         """Stop the proactive-refresh timer."""
