@@ -41,7 +41,8 @@ def package_version(package_dir: Path) -> str:
     """Version of an installed npm package."""
     manifest = package_dir / "package.json"
     if not manifest.exists():
-        raise SetupError(f"{package_dir.relative_to(ROOT)} is missing: run 'npm ci' first")
+        shown = package_dir.relative_to(ROOT) if package_dir.is_relative_to(ROOT) else package_dir
+        raise SetupError(f"{shown} is missing: run 'npm ci' first")
     return json.loads(manifest.read_text())["version"]
 
 
