@@ -187,8 +187,8 @@ class SessionBase:
 
     # -- flows -----------------------------------------------------------------
 
-    def _request_flow(self, request: object):
-        """The per-request flow bound to this session."""
+    def request_flow(self, request: object):
+        """The per-request flow bound to this session (for drivers of the edge)."""
         return request_flow(request, self.config, self._current, self.clock.now)
 
     def _leader_flow(self, stale: str):
@@ -288,7 +288,7 @@ class AuthSession(SessionBase):
         expired and the refresh server unreachable), ``NotReplayableError``, or
         the transport's own error for a network failure of the request itself.
         """
-        return await self._run(self._request_flow(request))
+        return await self._run(self.request_flow(request))
 
     async def logout(self) -> None:
         """POST the refresh token to the logout URL (best effort), clear, fire ``on_logout``."""

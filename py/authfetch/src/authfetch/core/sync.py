@@ -35,7 +35,7 @@ class SyncAuthSession(SessionBase):
 
     def fetch(self, request: object) -> object:
         """Send a ``ReplayableRequest``; refresh and replay once if needed (see AuthSession)."""
-        return self._run(self._request_flow(request))
+        return self._run(self.request_flow(request))
 
     def logout(self) -> None:
         """POST the refresh token to the logout URL (best effort), clear, fire ``on_logout``."""

@@ -38,11 +38,7 @@ def expose(client: AuthFetch, name: str = "authfetch") -> Any:
             lambda: client.login(str(username), str(password)), lambda _tokens: _state(client)
         )
     )
-    bridge.fetch = keep(
-        lambda resource, init=None: to_promise(
-            lambda: client.fetch_js(resource, init), lambda response: response.js
-        )
-    )
+    bridge.fetch = keep(lambda resource, init=None: client.fetch_js(resource, init))
     bridge.logout = keep(lambda: to_promise(client.logout, lambda _none: None))
     bridge.state = keep(lambda: _state(client))
     setattr(js.window, name, bridge)

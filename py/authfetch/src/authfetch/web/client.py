@@ -20,15 +20,26 @@ from authfetch.core import (
     parse_session,
 )
 from authfetch.urllib_opener import AuthOpener, UrllibTransport
-from authfetch.web.ffi import keep, spawn
+from authfetch.web.chain import flow_promise
+from authfetch.web.ffi import keep, spawn, to_promise
 from authfetch.web.locks import web_lock_factory
 from authfetch.web.storage import make_store
-from authfetch.web.transport import FetchTransport, Response, request_from_js
+from authfetch.web.transport import (
+    FetchTransport,
+    Response,
+    bodyless_request,
+    request_from_js,
+)
 
 #: After a proactive refresh that could not reach the server, look again this much later.
 RETRY_AFTER_UNAVAILABLE_S = 5.0
 
 Hook = Callable[..., Any] | None
+
+
+def _js_response(response: Response) -> Any:
+    """The JS ``Response`` inside a Python one."""
+    return response.js
 
 
 class BrowserClock:
@@ -64,19 +75,20 @@ class ObservedTransport(FetchTransport):
         self.on_event = on_event
         self.refresh_url = refresh_url
 
-    async def send(self, request: ReplayableRequest) -> Response:
-        """Send and report ``request`` / ``response`` (or ``refresh`` / ``refreshed``)."""
+    def announce(self, request: ReplayableRequest) -> tuple[bool, dict]:
+        """Report ``request`` (or ``refresh``) before it is sent."""
         is_refresh = request.url.split("?")[0] == self.refresh_url
         detail = {"method": request.method, "url": request.url, "replay": request.replay}
         self.on_event("refresh" if is_refresh else "request", detail)
-        try:
-            response = await super().send(request)
-        except Exception as exc:
-            self.on_event("network-error", {**detail, "error": str(exc)})
-            raise
-        detail["status"] = response.status
-        self.on_event("refreshed" if is_refresh else "response", detail)
-        return response
+        return is_refresh, detail
+
+    def settled(self, note: Any, status: int | None = None, error: Any = None) -> None:
+        """Report ``response`` (or ``refreshed``) with its status, or ``network-error``."""
+        is_refresh, detail = note
+        if status is None:
+            self.on_event("network-error", {**detail, "error": str(error)})
+        else:
+            self.on_event("refreshed" if is_refresh else "response", {**detail, "status": status})
 
 
 class AuthFetch:
@@ -182,8 +194,21 @@ class AuthFetch:
         request = ReplayableRequest(url, method, headers, payload, retry=retry)
         return await self.session.fetch(request)
 
-    async def fetch_js(self, resource: Any, init: Any = None) -> Response:
-        """``fetch(resource, init)`` with JavaScript arguments (the bridge)."""
+    def fetch_js(self, resource: Any, init: Any = None) -> Any:
+        """``fetch(resource, init)`` with JavaScript arguments: a JS Promise of a ``Response``.
+
+        A request with no body (the common case) is driven by chaining the
+        browser's promises (:mod:`authfetch.web.chain`); one with a body is
+        read into bytes first, on the asyncio path.
+        """
+        request = bodyless_request(resource, init)
+        if request is None:
+            return to_promise(lambda: self._fetch_with_body(resource, init), _js_response)
+        session = self.session
+        return flow_promise(session.request_flow(request), session.transport, session.refresh)
+
+    async def _fetch_with_body(self, resource: Any, init: Any) -> Response:
+        """Read the body of a JS request once, then send it through the session."""
         return await self.session.fetch(await request_from_js(resource, init))
 
     def urllib_opener(self) -> AuthOpener:

@@ -42,6 +42,13 @@ def js_error(exc: BaseException) -> Any:
     return error
 
 
+def rejection(exc: BaseException) -> Any:
+    """What a JS promise rejects with for ``exc``: the original JS error if it wraps
+    one (a network ``TypeError`` from ``fetch``), else :func:`js_error`."""
+    original = getattr(exc, "js_error", None)
+    return original if original is not None else js_error(exc)
+
+
 def to_promise(make: Callable[[], Awaitable[Any]], convert: Callable[[Any], Any]) -> Any:
     """Run ``make()`` as a task and return a JS Promise of ``convert(result)``.
 
@@ -56,8 +63,7 @@ def to_promise(make: Callable[[], Awaitable[Any]], convert: Callable[[Any], Any]
             try:
                 result = convert(await make())
             except Exception as exc:  # every failure must reach the JS caller
-                original = getattr(exc, "js_error", None)
-                reject(original if original is not None else js_error(exc))
+                reject(rejection(exc))
             else:
                 resolve(result)
 

@@ -60,17 +60,42 @@ class Response:
         return f"<Response {self.status} {self.url}>"
 
 
+def transport_error(reason: Any) -> TransportError:
+    """A :class:`TransportError` for a rejected ``fetch``, keeping the JS error."""
+    error = TransportError(str(reason))
+    error.js_error = getattr(reason, "js_error", reason)
+    return error
+
+
 class FetchTransport:
-    """Send :class:`ReplayableRequest` objects with the browser's ``fetch``."""
+    """Send :class:`ReplayableRequest` objects with the browser's ``fetch``.
+
+    :meth:`start` begins a send and returns the JS promise (for drivers that
+    chain promises); :meth:`announce` and :meth:`settled` bracket every send,
+    for subclasses that report what happens on the wire.
+    """
+
+    def start(self, request: ReplayableRequest) -> Any:
+        """Call ``fetch`` now; the JS promise of its ``Response``."""
+        return js.fetch(request.url, _init_for(request))
+
+    def announce(self, request: ReplayableRequest) -> Any:
+        """Called before each send; its result is handed to :meth:`settled`."""
+        return None
+
+    def settled(self, note: Any, status: int | None = None, error: Any = None) -> None:
+        """Called after each send with the status, or the network error."""
 
     async def send(self, request: ReplayableRequest) -> Response:
         """Send once; a network failure raises :class:`TransportError` (``.js_error`` kept)."""
+        note = self.announce(request)
         try:
-            return Response(await js.fetch(request.url, _init_for(request)))
+            js_response = await self.start(request)
         except JsException as exc:
-            error = TransportError(str(exc))
-            error.js_error = getattr(exc, "js_error", None)
-            raise error from exc
+            self.settled(note, error=exc)
+            raise transport_error(exc) from exc
+        self.settled(note, js_response.status)
+        return Response(js_response)
 
 
 def _init_for(request: ReplayableRequest) -> Any:
@@ -99,9 +124,10 @@ async def request_from_js(resource: Any, init: Any = None) -> ReplayableRequest:
     would give them). A ``ReadableStream`` body is passed through: sent once,
     never replayed. ``init.authfetch = {retry: false}`` opts out of the retry.
     """
+    simple = bodyless_request(resource, init)
+    if simple is not None:
+        return simple
     options = to_js_object({}) if init is None else init
-    if isinstance(resource, str) and getattr(options, "body", None) is None:
-        return _bodyless_request(resource, options)
     stream = _is_stream(getattr(options, "body", None))
     if stream:
         normalized = js.Request.new(resource, _without_body(options))
@@ -125,12 +151,17 @@ async def request_from_js(resource: Any, init: Any = None) -> ReplayableRequest:
     )
 
 
-def _bodyless_request(url: str, init: Any) -> ReplayableRequest:
-    """The common case, a URL string and no body, without building a JS ``Request``."""
+def bodyless_request(resource: Any, init: Any = None) -> ReplayableRequest | None:
+    """The common case, a URL string and no body, at once and without a JS ``Request``.
+
+    ``None`` when there is a body to read first (use :func:`request_from_js`).
+    """
+    if not isinstance(resource, str) or getattr(init, "body", None) is not None:
+        return None
     headers = getattr(init, "headers", None)
     pairs = _array_from(js.Headers.new(headers).entries()) if headers is not None else []
     return ReplayableRequest(
-        url,
+        resource,
         str(getattr(init, "method", None) or "GET"),
         [(pair[0], pair[1]) for pair in pairs],
         retry=_retry_allowed(init),
