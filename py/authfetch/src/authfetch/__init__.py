@@ -1,66 +1,11 @@
 """authfetch: fetch that refreshes an expired access token once and replays the request.
 
-This package root exports the pure core only; the browser edge
-(``authfetch.browser``) is imported explicitly by pages that run in a browser.
+The package root exports the pure core (every public name of ``authfetch.core``);
+the browser edge, ``authfetch.web``, is imported explicitly by pages that run in
+a browser, and ``authfetch.urllib_opener`` by synchronous code.
 """
 
-from .core import (
-    STORAGE_KEY,
-    AuthConfig,
-    AuthFetchError,
-    AuthSession,
-    Headers,
-    KeyValueStore,
-    LoginError,
-    MemoryStore,
-    NoLock,
-    NotReplayableError,
-    RefreshGate,
-    RefreshUnavailableError,
-    ReplayableRequest,
-    SessionExpiredError,
-    SessionState,
-    SyncAuthSession,
-    SyncClock,
-    SystemClock,
-    TokenSet,
-    TransportError,
-    default_leeway,
-    no_lock,
-    parse_http_date,
-    request_flow,
-    run_async,
-    run_sync,
-)
+from .core import *  # noqa: F403 - the core's public names are the package's
+from .core import __all__ as __all__
 
 __version__ = "0.1.0"
-
-__all__ = [
-    "STORAGE_KEY",
-    "AuthConfig",
-    "AuthFetchError",
-    "AuthSession",
-    "Headers",
-    "KeyValueStore",
-    "LoginError",
-    "MemoryStore",
-    "NoLock",
-    "NotReplayableError",
-    "RefreshGate",
-    "RefreshUnavailableError",
-    "ReplayableRequest",
-    "SessionExpiredError",
-    "SessionState",
-    "SyncAuthSession",
-    "SyncClock",
-    "SystemClock",
-    "TokenSet",
-    "TransportError",
-    "__version__",
-    "default_leeway",
-    "no_lock",
-    "parse_http_date",
-    "request_flow",
-    "run_async",
-    "run_sync",
-]
