@@ -13,7 +13,6 @@ import sys
 from typing import Any
 
 import js
-import jwt
 import pyodide_http
 from pyodide.http import pyfetch
 from pyscript import document, when
@@ -380,8 +379,7 @@ async def sign_out(_event) -> None:
 client = setup(on_tokens=on_tokens, on_logout=on_logout, on_event=log_event)
 pyodide_http.patch_all()
 element("runtime-info").textContent = (
-    f"Python {sys.version.split()[0]} · PyJWT {jwt.__version__} · pyodide_http patched"
-    " · all of it running in this tab"
+    f"Python {sys.version.split()[0]} · pyodide_http patched · all of it running in this tab"
 )
 spawn(offer_clock_button())
 element("loading").hidden = True

@@ -113,7 +113,7 @@ def test_skew_from_date_header_via_config():
 
 
 def test_claims_decoder_supplies_exp_and_iat():
-    """decode_claims (PyJWT at the edge) supplies exp/iat; a failing decoder is ignored."""
+    """decode_claims (the JWT reader by default) supplies exp/iat; a failing decoder is ignored."""
     claims = {"exp": START + 50, "iat": START - 10}
     config = AuthConfig("https://a.example", decode_claims=lambda token: claims)
     tokens = config.token_set(RESPONSE, Headers(), START)

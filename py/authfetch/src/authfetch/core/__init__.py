@@ -4,6 +4,7 @@ Runs under CPython and is kept to what MicroPython also has (``json``,
 ``time``, ``asyncio``, ``random``).
 """
 
+from .claims import unverified_claims
 from .errors import (
     AuthFetchError,
     LoginError,
@@ -108,4 +109,5 @@ __all__ = [
     "run_sync",
     "same_endpoint",
     "split_url",
+    "unverified_claims",
 ]

@@ -6,6 +6,7 @@ answer is classified, how long to back off. No I/O in here.
 
 import random as _random
 
+from .claims import unverified_claims
 from .expiry import parse_http_date
 from .tokens import TokenSet
 from .urls import origin, resolve, same_endpoint
@@ -73,7 +74,8 @@ class AuthConfig:
     Refresh network errors / 5xx are retried ``refresh_attempts`` times in all,
     sleeping ``backoff_delay`` between tries (``backoff_base``, ``backoff_cap``,
     ``random`` a ``() -> float`` source). ``decode_claims(access_token)`` returns
-    the unverified JWT claims (edge: PyJWT) to read ``exp``/``iat``. Hooks:
+    the unverified JWT claims (default: :func:`.claims.unverified_claims`) to read
+    ``exp``/``iat``. Hooks:
     ``on_tokens(tokens)``, ``on_refresh_error(exc)``, ``on_logout(reason)``
     with reason ``"expired"``, ``"logout"`` or ``"external"``.
     """
@@ -111,7 +113,7 @@ class AuthConfig:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.random = random or _random.random
-        self.decode_claims = decode_claims
+        self.decode_claims = decode_claims or unverified_claims
         self.on_tokens = on_tokens
         self.on_refresh_error = on_refresh_error
         self.on_logout = on_logout

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 import js
-import jwt
 
 from authfetch.core import (
     STORAGE_KEY,
@@ -18,6 +17,7 @@ from authfetch.core import (
     SyncAuthSession,
     TokenSet,
     parse_session,
+    unverified_claims,
 )
 from authfetch.urllib_opener import AuthOpener, UrllibTransport
 from authfetch.web.chain import flow_promise
@@ -60,11 +60,6 @@ class SyncBrowserClock(BrowserClock):
     def sleep(self, seconds: float) -> None:  # type: ignore[override]
         """Block for ``seconds`` (only between refresh retries of a sync call)."""
         time.sleep(seconds)
-
-
-def unverified_claims(access_token: str) -> dict:
-    """The JWT's claims, signature NOT verified: only to schedule, never to decide access."""
-    return jwt.decode(access_token, options={"verify_signature": False})
 
 
 class ObservedTransport(FetchTransport):
