@@ -111,9 +111,10 @@ class FakeServer:
             "expires_in": self.access_ttl,
         }
 
-    def tokens(self, now: float = START) -> TokenSet:
-        """Mint a pair and wrap it as the client would store it."""
-        return TokenSet.from_token_response(self.issue(), now)
+    def tokens(self, now: float = START, previous: TokenSet | None = None) -> TokenSet:
+        """Mint a pair as the client stores it: a refresh of ``previous``, else a new sign-in."""
+        login = "login-" + str(next(self.counter))
+        return TokenSet.from_token_response(self.issue(), now, previous=previous, login=login)
 
     def expire(self, access: str) -> None:
         """Make the server reject ``access`` (expired on the server's clock)."""
@@ -227,7 +228,7 @@ class SyncFakeTransport:
     def __init__(self, server: FakeServer) -> None:
         self.server = server
 
-    def send(self, request) -> SyncFakeResponse:
+    def send(self, request, timeout: float | None = None) -> SyncFakeResponse:
         """Deliver ``request`` to the server (which may raise a network error)."""
         self.server.received.append(request)
         status, payload, headers = self.server.handle(request)
@@ -272,23 +273,28 @@ class ConsistentStore(CountingStore):
 
 
 class RecordingLock:
-    """Cross-tab lock double: records how often it was held, checks it is never nested."""
+    """Cross-tab lock double: a real lock (waiters queue) that counts how often it was held."""
 
     def __init__(self) -> None:
         self.entered = 0
         self.held = False
+        self._lock: asyncio.Lock | None = None
 
     def __call__(self) -> "RecordingLock":
         return self
 
     async def __aenter__(self) -> "RecordingLock":
-        assert not self.held, "lock taken twice at once"
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        await self._lock.acquire()
         self.held = True
         self.entered += 1
         return self
 
     async def __aexit__(self, *exc_info: object) -> bool:
         self.held = False
+        assert self._lock is not None
+        self._lock.release()
         return False
 
 

@@ -54,7 +54,7 @@ class Response:
 
 def test_should_retry_only_for_our_bearer_and_never_for_auth_endpoints():
     """Retry needs a stamped token, retry=True and a non-auth URL; then the predicate decides."""
-    config = AuthConfig("https://a.example/base/", refresh_url="/auth/refresh")
+    config = AuthConfig("https://a.example/base/", refresh_endpoint="/auth/refresh")
     stamped = ReplayableRequest("https://a.example/api").derive(token="t")
     assert config.should_retry(stamped, Response(401))
     assert not config.should_retry(stamped, Response(403))
@@ -75,23 +75,22 @@ def test_default_allow_list_is_the_api_origin():
     assert not config.bearer_allowed("https://a.example/auth/refresh")
 
 
-def test_gate_waiters_share_the_leaders_result():
-    """Callers arriving while a refresh runs get the leader's result; the action runs once."""
+def test_gate_runs_the_action_once_for_every_caller():
+    """Callers arriving while a refresh runs wait for it; the action runs once."""
     gate, calls = RefreshGate(), []
 
     async def action():
         calls.append(1)
         await yield_to_loop()
-        return "B"
 
     async def scenario():
         return await asyncio.gather(*[gate.run(action) for _ in range(10)])
 
-    assert asyncio.run(scenario()) == ["B"] * 10 and calls == [1] and gate.runs == 1
+    assert asyncio.run(scenario()) == [None] * 10 and calls == [1] and gate.runs == 1
 
 
 def test_gate_waiters_share_the_leaders_exception():
-    """Every waiter receives the same exception the leader raised."""
+    """Every waiter receives the same exception the flight raised."""
     gate = RefreshGate()
     error = RefreshUnavailableError("down")
 
@@ -107,42 +106,47 @@ def test_gate_waiters_share_the_leaders_exception():
 
 def test_gate_is_released_after_an_exception():
     """After a failed run the gate is free: the next run executes its own action."""
-    gate = RefreshGate()
+    gate, ran = RefreshGate(), []
 
     async def fail():
         raise ValueError("boom")
 
     async def succeed():
-        return "ok"
+        ran.append("ok")
 
     async def scenario():
         with pytest.raises(ValueError):
             await gate.run(fail)
         assert not gate.busy
-        return await gate.run(succeed)
+        await gate.run(succeed)
 
-    assert asyncio.run(scenario()) == "ok"
+    asyncio.run(scenario())
+    assert ran == ["ok"]
 
 
-def test_gate_cancelled_leader_releases_and_fails_waiters_clearly():
-    """A cancelled leader frees the gate and its waiters get RefreshUnavailableError."""
-    gate = RefreshGate()
-    started = None
+def test_gate_cancelled_first_caller_does_not_cancel_the_shared_refresh():
+    """Cancelling the caller that started the refresh leaves the refresh running for the others."""
+    gate, finished = RefreshGate(), []
+    started = release = None
 
     async def slow():
         started.set()
-        await asyncio.Event().wait()
+        await release.wait()
+        finished.append(True)
 
     async def scenario():
-        nonlocal started
-        started = asyncio.Event()
-        leader = asyncio.create_task(gate.run(slow))
+        nonlocal started, release
+        started, release = asyncio.Event(), asyncio.Event()
+        first = asyncio.create_task(gate.run(slow))
         await started.wait()
         waiter = asyncio.create_task(gate.run(slow))
         await yield_to_loop()
-        leader.cancel()
-        with pytest.raises(RefreshUnavailableError):
-            await waiter
+        first.cancel()
+        await yield_to_loop()
+        assert gate.busy, "the refresh must survive its first caller's cancellation"
+        release.set()
+        await waiter
         assert not gate.busy
 
     asyncio.run(scenario())
+    assert finished == [True]

@@ -3,7 +3,14 @@
 import asyncio
 
 import pytest
-from authfetch_fakes import BASE, ConsistentStore, CountingStore, Rig, network_error
+from authfetch_fakes import (
+    BASE,
+    ConsistentStore,
+    CountingStore,
+    Rig,
+    network_error,
+    yield_to_loop,
+)
 
 from authfetch.core import (
     LoginError,
@@ -99,7 +106,7 @@ def test_invalid_grant_rejects_every_waiter_and_logs_out_once():
     assert rig.hooks.logouts == ["expired"]
     assert rig.store.clears == 1
     assert rig.store.load() is None
-    assert rig.session.state()["loggedIn"] is False
+    assert rig.session.snapshot()["signed_in"] is False
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404])
@@ -159,7 +166,7 @@ def test_transient_outage_is_recovered_by_a_later_request():
 def test_late_failure_never_clears_a_newer_session():
     """invalid_grant for an old refresh token leaves the newer stored session and uses it."""
     rig = Rig()
-    newer = rig.server.tokens(rig.clock.now())
+    newer = rig.server.tokens(rig.clock.now(), previous=rig.initial)
     rig.server.expire(rig.initial.access_token)
     rig.server.refresh_script = [400]
     rig.server.on_refresh = lambda: rig.store.save(newer)
@@ -171,19 +178,59 @@ def test_late_failure_never_clears_a_newer_session():
 
 def test_logout_during_refresh_is_not_undone_by_its_success():
     """A logout while a refresh is in flight wins: the refreshed tokens are not stored."""
-    rig = Rig()
+    store = ConsistentStore()
+    rig = Rig(store=store)
 
     async def scenario():
         rig.transport.hold("/auth/refresh")
         refresh = asyncio.create_task(rig.session.refresh())
         await rig.transport.arrived("/auth/refresh")
-        await rig.session.logout()
+        logout = asyncio.create_task(rig.session.logout())
+        await yield_to_loop()
+        assert rig.store.load() is None and not rig.session.snapshot()["signed_in"]
         rig.transport.release("/auth/refresh")
+        await logout
         with pytest.raises(SessionExpiredError):
             await refresh
 
     asyncio.run(scenario())
-    assert rig.store.load() is None and rig.hooks.logouts == ["logout"]
+    assert rig.store.load() is None and store.central is None
+    assert rig.hooks.logouts == ["logout"] and rig.hooks.tokens == []
+
+
+def test_refresh_ending_while_logout_writes_the_copy_does_not_resurrect_the_session():
+    """A refresh that answers while logout's cross-tab write is pending stores nothing (a
+    reload after logout starts signed out)."""
+    writes = []
+
+    class SlowCopyStore(ConsistentStore):
+        """The cross-tab copy takes a while to write (IndexedDB)."""
+
+        async def save_consistent(self, tokens):
+            writes.append(tokens)
+            await yield_to_loop()
+            await yield_to_loop()
+            self.central = tokens
+
+    store = SlowCopyStore()
+    rig = Rig(store=store)
+
+    async def scenario():
+        rig.transport.hold("/auth/refresh")
+        refresh = asyncio.create_task(rig.session.fetch(get("/api/items")))
+        rig.server.expire(rig.initial.access_token)
+        await rig.transport.arrived("/auth/refresh")
+        logout = asyncio.create_task(rig.session.logout())
+        await yield_to_loop()
+        rig.transport.release("/auth/refresh")
+        await asyncio.gather(logout, refresh, return_exceptions=True)
+
+    rig.clock.t += 601
+    asyncio.run(scenario())
+    reloaded = Rig(store=store).session if False else None  # noqa: F841 - see the asserts
+    assert store.load() is None, "the page store must stay cleared after logout"
+    assert store.central is None, "the cross-tab copy must say signed out"
+    assert writes[-1] is None
 
 
 # -- retry policy ---------------------------------------------------------------------
@@ -384,7 +431,8 @@ def test_lagging_consistent_copy_is_not_adopted():
     """A consistent copy older than this tab's tokens is ignored: refresh with our own tokens."""
     store = ConsistentStore()
     rig = Rig(store=store)
-    store.central = TokenSet("older", "older-refresh", rig.clock.t, issued_at=rig.clock.t - 600)
+    older = rig.initial.to_dict() | {"access_token": "older", "version": rig.initial.version - 1}
+    store.central = TokenSet.from_dict(older)
     rig.server.expire(rig.initial.access_token)
     response = asyncio.run(rig.session.fetch(get("/api/items")))
     assert response.status == 200 and rig.server.refresh_calls == 1
@@ -450,19 +498,23 @@ def test_refresh_rotates_the_stored_refresh_token():
     asyncio.run(rig.session.fetch(get("/api/items")))
     assert rig.store.load().refresh_token not in (None, rig.initial.refresh_token)
     assert rig.hooks.tokens == [rig.store.load()]
-    assert rig.session.state()["refreshes"] == 1
+    assert rig.session.snapshot()["refreshes"] == 1
 
 
 # -- login, logout, state --------------------------------------------------------------
 
 
 def test_login_stores_tokens_and_reports_state():
-    """login() stores one TokenSet and state() reports it in ms epoch."""
+    """login() stores one TokenSet and snapshot() reports it (local epoch seconds)."""
     rig = Rig(store=CountingStore())
     tokens = asyncio.run(rig.session.login("demo", "demo-pass"))
     assert rig.store.load() == tokens
-    state = rig.session.state()
-    assert state == {"loggedIn": True, "expiresAt": int((rig.clock.t + 600) * 1000), "refreshes": 0}
+    assert rig.session.snapshot() == {
+        "state": "signed-in",
+        "signed_in": True,
+        "expires_at": rig.clock.t + 600,
+        "refreshes": 0,
+    }
 
 
 def test_login_with_bad_credentials_raises_login_error():
@@ -485,7 +537,12 @@ def test_logout_revokes_clears_and_fires_once():
     posted = [r.json() for r in rig.server.calls("/auth/logout")]
     assert posted[0] == {"refresh_token": rig.initial.refresh_token}
     assert rig.store.load() is None and rig.hooks.logouts == ["logout"]
-    assert rig.session.state() == {"loggedIn": False, "expiresAt": None, "refreshes": 0}
+    assert rig.session.snapshot() == {
+        "state": "signed-out",
+        "signed_in": False,
+        "expires_at": None,
+        "refreshes": 0,
+    }
 
 
 def test_logout_survives_a_network_error():
@@ -503,5 +560,5 @@ def test_logout_survives_a_network_error():
 def test_state_starts_from_the_stored_session():
     """A session built over a store that holds tokens starts logged in."""
     rig = Rig()
-    assert rig.session.state()["loggedIn"] is True
+    assert rig.session.snapshot()["signed_in"] is True
     assert isinstance(rig.session.tokens, TokenSet)

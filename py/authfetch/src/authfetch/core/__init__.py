@@ -1,10 +1,13 @@
 """The pure core of authfetch: no ``js``/``pyscript``/``pyodide`` imports, no I/O.
 
-Runs under CPython and is kept to what MicroPython also has (``json``,
-``time``, ``asyncio``, ``random``).
+Runs under CPython and MicroPython alike: only ``json``, ``binascii``, ``time``,
+``asyncio`` and ``random`` of the standard library, plain classes, and
+annotations as strings (the interfaces in :mod:`.ports` exist for the type
+checker only).
 """
 
 from .claims import unverified_claims
+from .commands import Load, Persist, ReadJson, Refresh, Send, Sleep
 from .errors import (
     AuthFetchError,
     LoginError,
@@ -13,29 +16,27 @@ from .errors import (
     SessionExpiredError,
     TransportError,
 )
-from .expiry import default_leeway, estimate_skew, needs_refresh, parse_http_date
-from .flow import (
-    LOAD,
-    PERSIST,
-    READ_JSON,
-    REFRESH,
-    SEND,
-    SLEEP,
-    login_flow,
-    logout_flow,
-    refresh_flow,
-    refresh_request,
-    request_flow,
-    run_async,
-    run_sync,
+from .events import (
+    ROLE_API,
+    ROLE_LOGIN,
+    ROLE_LOGOUT,
+    ROLE_REFRESH,
+    Event,
+    answer_event,
+    send_event,
 )
-from .gate import RefreshGate
+from .expiry import default_leeway, estimate_skew, needs_refresh, parse_http_date
+from .flow import login_flow, logout_flow, refresh_call, refresh_request, request_flow
+from .gate import RefreshCancelled, RefreshGate
+from .machine import ENDED, REFRESHING, SIGNED_IN, SIGNED_OUT, SessionMachine
 from .policy import (
+    DEFAULT_REFRESH_TIMEOUT,
     REFRESH_OK,
     REFRESH_SESSION_OVER,
     REFRESH_UNAVAILABLE,
     AuthConfig,
     backoff_delay,
+    challenge_error,
     classify_refresh_status,
     default_token_expired,
 )
@@ -45,51 +46,64 @@ from .ports import (
     KeyValueStore,
     MemoryStore,
     NoLock,
-    SyncClock,
     SystemClock,
+    SystemSyncClock,
     no_lock,
     parse_session,
 )
 from .request import Headers, ReplayableRequest, body_bytes
-from .session import AuthSession, SessionBase, SessionState
+from .session import AuthSession, SessionCore, new_login_id
 from .sync import SyncAuthSession
 from .tokens import TokenSet
-from .urls import origin, resolve, same_endpoint, split_url
+from .urls import origin, resolve, same_endpoint, split_url, whatwg_clean
 
 __all__ = [
-    "LOAD",
-    "PERSIST",
-    "READ_JSON",
-    "REFRESH",
+    "DEFAULT_REFRESH_TIMEOUT",
+    "ENDED",
+    "REFRESHING",
     "REFRESH_OK",
     "REFRESH_SESSION_OVER",
     "REFRESH_UNAVAILABLE",
-    "SEND",
-    "SLEEP",
+    "ROLE_API",
+    "ROLE_LOGIN",
+    "ROLE_LOGOUT",
+    "ROLE_REFRESH",
+    "SIGNED_IN",
+    "SIGNED_OUT",
     "STORAGE_KEY",
     "AuthConfig",
     "AuthFetchError",
     "AuthSession",
     "DictBackend",
+    "Event",
     "Headers",
     "KeyValueStore",
+    "Load",
     "LoginError",
     "MemoryStore",
     "NoLock",
     "NotReplayableError",
+    "Persist",
+    "ReadJson",
+    "Refresh",
+    "RefreshCancelled",
     "RefreshGate",
     "RefreshUnavailableError",
     "ReplayableRequest",
-    "SessionBase",
+    "Send",
+    "SessionCore",
     "SessionExpiredError",
-    "SessionState",
+    "SessionMachine",
+    "Sleep",
     "SyncAuthSession",
-    "SyncClock",
     "SystemClock",
+    "SystemSyncClock",
     "TokenSet",
     "TransportError",
+    "answer_event",
     "backoff_delay",
     "body_bytes",
+    "challenge_error",
     "classify_refresh_status",
     "default_leeway",
     "default_token_expired",
@@ -97,17 +111,18 @@ __all__ = [
     "login_flow",
     "logout_flow",
     "needs_refresh",
+    "new_login_id",
     "no_lock",
     "origin",
     "parse_http_date",
     "parse_session",
-    "refresh_flow",
+    "refresh_call",
     "refresh_request",
     "request_flow",
     "resolve",
-    "run_async",
-    "run_sync",
     "same_endpoint",
+    "send_event",
     "split_url",
     "unverified_claims",
+    "whatwg_clean",
 ]

@@ -1,4 +1,4 @@
-"""Single-flight gate: one refresh at a time, every caller shares its outcome."""
+"""Single flight: one refresh at a time, run by the gate itself, shared by every caller."""
 
 import asyncio
 
@@ -6,26 +6,29 @@ from .errors import RefreshUnavailableError
 
 
 class _Flight:
-    """One run of the gate: an event plus the result or error it ended with."""
+    """One run of the gate: an event plus the error it ended with, if any."""
 
     def __init__(self) -> None:
         self.done = asyncio.Event()
-        self.result: object = None
         self.error: BaseException | None = None
 
 
 class RefreshGate:
-    """Run at most one refresh at a time (single flight).
+    """Run at most one refresh at a time (single flight), owned by no caller.
 
-    The first caller of :meth:`run` leads and runs the action; callers that
-    arrive while it runs wait for the same outcome: the same result, or the
-    same exception raised in each of them. The gate is released in a
-    ``finally`` (success, error or cancellation), so no flag can get stuck.
-    Only ``asyncio.Event`` is used (MicroPython has no ``asyncio.Future``).
+    The first caller of :meth:`run` starts the action as a task of the gate's
+    own; every caller — the first included — then waits for that task's end
+    and sees the same outcome (``None``, or the same exception raised in each
+    of them). So a caller that is cancelled (``wait_for``, ``task.cancel()``)
+    stops waiting without cancelling the refresh the others share: the
+    rotation's answer is never lost. The flight ends in a ``finally``, so no
+    flag can get stuck. Only ``asyncio.Event`` and ``create_task`` are used
+    (MicroPython has no ``asyncio.Future``).
     """
 
     def __init__(self) -> None:
         self._flight: _Flight | None = None
+        self._task: object = None
         self.runs = 0
 
     @property
@@ -33,29 +36,39 @@ class RefreshGate:
         """Tell whether a refresh is in flight."""
         return self._flight is not None
 
-    async def run(self, action: object) -> object:
-        """Lead ``await action()`` or join the one in flight; return its result."""
-        flight = self._flight
-        if flight is not None:
-            await flight.done.wait()
-            if flight.error is not None:
-                raise flight.error
-            return flight.result
-        return await self._lead(action)
+    async def run(self, action: "Callable[[], Awaitable[object]]") -> None:
+        """Start ``action()`` unless one is in flight, then wait for the flight to end.
 
-    async def _lead(self, action: object) -> object:
-        """Run the action as leader and publish its outcome to the waiters."""
-        flight = self._flight = _Flight()
-        self.runs += 1
+        Raises the flight's exception, if it ended with one.
+        """
+        flight = self._flight
+        if flight is None:
+            flight = self._flight = _Flight()
+            self.runs += 1
+            self._task = asyncio.create_task(self._fly(flight, action))
+        await flight.done.wait()
+        if flight.error is not None:
+            raise flight.error
+
+    async def _fly(self, flight: _Flight, action: "Callable[[], Awaitable[object]]") -> None:
+        """Run the action; publish its outcome to every waiter."""
         try:
-            flight.result = await action()
-            return flight.result
+            await action()
         except Exception as exc:
             flight.error = exc
-            raise
-        except BaseException:
-            flight.error = RefreshUnavailableError("refresh was cancelled")
-            raise
+        except BaseException as exc:  # the page is going away: tell the waiters, then stop
+            flight.error = RefreshCancelled("the refresh was cancelled")
+            raise exc
         finally:
             self._flight = None
+            self._task = None
             flight.done.set()
+
+
+class RefreshCancelled(RefreshUnavailableError):
+    """The refresh task itself was cancelled (the page is going away); the session is kept."""
+
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable

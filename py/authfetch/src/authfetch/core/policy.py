@@ -18,6 +18,9 @@ REFRESH_UNAVAILABLE = "unavailable"
 #: 4xx answers that say "try later", not "your grant is dead".
 TRANSIENT_4XX = (408, 425, 429)
 
+#: Default bound of one refresh call, in seconds (auth0-spa-js uses 10 s too).
+DEFAULT_REFRESH_TIMEOUT = 10.0
+
 
 def classify_refresh_status(status: int) -> str:
     """Classify the refresh endpoint's HTTP status.
@@ -44,9 +47,49 @@ def backoff_delay(attempt: int, base: float, cap: float, rand: float) -> float:
     return ceiling / 2.0 + rand * ceiling / 2.0
 
 
-def default_token_expired(request: object, response: object) -> bool:
-    """Default predicate for "this response means the access token expired": status 401."""
-    return getattr(response, "status", None) == 401
+def default_token_expired(request: "ReplayableRequest", response: "Response") -> bool:
+    """Default test for "the access token expired": a 401 a refresh can fix.
+
+    A 401 whose ``WWW-Authenticate`` challenge names an ``error`` other than
+    ``invalid_token`` (``insufficient_scope``, ``invalid_request``...) is
+    returned as is: a new token would not change the answer. A 401 with no
+    challenge, or one without an ``error``, still refreshes.
+    """
+    if getattr(response, "status", None) != 401:
+        return False
+    headers = getattr(response, "headers", None)
+    challenge = headers.get("www-authenticate") if headers is not None else None
+    error = challenge_error(challenge)
+    return error is None or error == "invalid_token"
+
+
+def challenge_error(challenge: "str | None") -> "str | None":
+    """The ``error`` auth-param of a ``WWW-Authenticate`` challenge (RFC 6750), if any."""
+    if not challenge:
+        return None
+    text = str(challenge)
+    lowered = text.lower()
+    start = 0
+    while True:
+        at = lowered.find("error", start)
+        if at < 0:
+            return None
+        start = at + 5
+        if at > 0 and lowered[at - 1] not in " ,\t":
+            continue
+        rest = text[start:].lstrip()
+        if not rest.startswith("="):
+            continue
+        value = rest[1:].lstrip()
+        if value.startswith('"'):
+            end = value.find('"', 1)
+            return value[1:end] if end > 0 else value[1:]
+        cut = len(value)
+        for mark in ", \t":
+            pos = value.find(mark)
+            if 0 <= pos < cut:
+                cut = pos
+        return value[:cut]
 
 
 def _call_claims(decode_claims: object, access_token: str) -> dict:
@@ -65,8 +108,10 @@ class AuthConfig:
 
     ``api_base`` is the API's absolute base URL. ``base_url`` (default
     ``api_base``) resolves relative request URLs; the edge passes the page
-    location. ``refresh_url``, ``login_url`` and ``logout_url`` resolve against
-    ``api_base`` (``logout_url=None``: no server call on logout).
+    location. ``refresh_endpoint``, ``login_endpoint`` and ``logout_endpoint``
+    are the token server's URLs, resolved against ``api_base``
+    (``logout_endpoint=None``: no server call on logout). ``refresh_timeout``
+    bounds each refresh call (seconds; a timeout counts as a network error).
     ``allowed_origins`` lists the origins that get ``Authorization: Bearer``
     (default: the origin of ``api_base``). ``leeway`` is seconds before expiry
     to refresh proactively (``None``: ``min(30, lifetime / 3)`` per token).
@@ -75,9 +120,10 @@ class AuthConfig:
     sleeping ``backoff_delay`` between tries (``backoff_base``, ``backoff_cap``,
     ``random`` a ``() -> float`` source). ``decode_claims(access_token)`` returns
     the unverified JWT claims (default: :func:`.claims.unverified_claims`) to read
-    ``exp``/``iat``. Hooks:
-    ``on_tokens(tokens)``, ``on_refresh_error(exc)``, ``on_logout(reason)``
-    with reason ``"expired"``, ``"logout"`` or ``"external"``.
+    ``exp``/``iat``. ``on_event(event)`` receives every :class:`~.events.Event`;
+    the hooks ``on_tokens(tokens)``, ``on_refresh_error(exc)`` and
+    ``on_logout(reason)`` (``"expired"``, ``"logout"`` or ``"external"``) are
+    the same events, for callers that want only those.
     """
 
     def __init__(
@@ -85,13 +131,14 @@ class AuthConfig:
         api_base: str,
         *,
         base_url: "str | None" = None,
-        refresh_url: str = "/auth/refresh",
-        login_url: "str | None" = "/auth/login",
-        logout_url: "str | None" = "/auth/logout",
+        refresh_endpoint: str = "/auth/refresh",
+        login_endpoint: "str | None" = "/auth/login",
+        logout_endpoint: "str | None" = "/auth/logout",
         allowed_origins: "list | tuple | None" = None,
         leeway: "float | None" = None,
         is_token_expired: object = None,
         refresh_attempts: int = 3,
+        refresh_timeout: "float | None" = DEFAULT_REFRESH_TIMEOUT,
         backoff_base: float = 0.5,
         backoff_cap: float = 8.0,
         random: object = None,
@@ -99,17 +146,19 @@ class AuthConfig:
         on_tokens: object = None,
         on_refresh_error: object = None,
         on_logout: object = None,
+        on_event: object = None,
     ) -> None:
         self.api_base = api_base
         self.base_url = base_url or api_base
-        self.refresh_url = resolve(refresh_url, api_base)
-        self.login_url = resolve(login_url, api_base) if login_url else None
-        self.logout_url = resolve(logout_url, api_base) if logout_url else None
+        self.refresh_endpoint = resolve(refresh_endpoint, api_base)
+        self.login_endpoint = resolve(login_endpoint, api_base) if login_endpoint else None
+        self.logout_endpoint = resolve(logout_endpoint, api_base) if logout_endpoint else None
         origins = allowed_origins if allowed_origins is not None else [api_base]
         self.allowed_origins = {origin(resolve(o, self.base_url)) for o in origins}
         self.leeway = leeway
         self.is_token_expired = is_token_expired or default_token_expired
         self.refresh_attempts = max(1, int(refresh_attempts))
+        self.refresh_timeout = refresh_timeout
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.random = random or _random.random
@@ -117,6 +166,7 @@ class AuthConfig:
         self.on_tokens = on_tokens
         self.on_refresh_error = on_refresh_error
         self.on_logout = on_logout
+        self.on_event = on_event
 
     def resolve(self, url: str) -> str:
         """Resolve a request URL against ``base_url``."""
@@ -124,7 +174,7 @@ class AuthConfig:
 
     def is_auth_endpoint(self, url: str) -> bool:
         """Tell whether ``url`` is the refresh or login endpoint (never intercepted)."""
-        for endpoint in (self.refresh_url, self.login_url):
+        for endpoint in (self.refresh_endpoint, self.login_endpoint):
             if endpoint and _same(url, endpoint):
                 return True
         return False
@@ -161,9 +211,14 @@ class AuthConfig:
         return backoff_delay(attempt, self.backoff_base, self.backoff_cap, self.random())
 
     def token_set(
-        self, payload: dict, headers: object, now: float, previous: "TokenSet | None" = None
+        self,
+        payload: dict,
+        headers: object,
+        now: float,
+        previous: "TokenSet | None" = None,
+        login: str = "",
     ) -> TokenSet:
-        """Build the TokenSet of a login/refresh answer (claims via ``decode_claims``)."""
+        """Build the TokenSet of a login (``login`` id) or refresh (``previous``) answer."""
         claims = _call_claims(self.decode_claims, (payload or {}).get("access_token"))
         date = headers.get("date") if headers is not None else None
         return TokenSet.from_token_response(
@@ -173,6 +228,7 @@ class AuthConfig:
             access_exp=claims.get("exp"),
             issued_at=claims.get("iat"),
             server_date=parse_http_date(date),
+            login=login,
         )
 
 
@@ -182,3 +238,9 @@ def _same(url: str, endpoint: str) -> bool:
         return same_endpoint(url, endpoint)
     except ValueError:
         return False
+
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .ports import Response
+    from .request import ReplayableRequest

@@ -1,7 +1,11 @@
-"""Default ports: an in-memory / Web-Storage-shaped store, clocks and a no-op lock.
+"""The ports the core talks through, and their default implementations.
 
-The browser edge supplies its own (``localStorage`` + IndexedDB store,
-``navigator.locks``); these defaults keep the core usable and testable alone.
+The interfaces — :class:`Transport`, :class:`SyncTransport`, :class:`Response`,
+:class:`Store`, :class:`Clock`, :class:`SyncClock`, :class:`LockFactory` — are
+declared for the type checker only (MicroPython has no ``typing``). The browser
+edge supplies its own implementations (``fetch``, ``localStorage`` + an
+IndexedDB copy, ``navigator.locks``); the defaults here keep the core usable and
+testable alone.
 """
 
 import asyncio
@@ -28,7 +32,9 @@ class KeyValueStore:
 
     ``window.localStorage`` or ``sessionStorage`` can be passed as is. The
     whole TokenSet is one JSON value under ``key`` (one atomic write, one
-    ``storage`` event). Unreadable data loads as ``None``.
+    ``storage`` event). Unreadable data loads as ``None``. Its consistent
+    read and write (see :class:`Store`) are the plain ones: a single page has
+    nothing to be consistent with.
     """
 
     def __init__(self, backend: object, key: str = STORAGE_KEY) -> None:
@@ -46,6 +52,16 @@ class KeyValueStore:
     def clear(self) -> None:
         """Remove the session."""
         self.backend.removeItem(self.key)
+
+    async def load_consistent(self) -> "TokenSet | None":
+        """The session as every tab sees it now (here: :meth:`load`)."""
+        return self.load()
+
+    async def save_consistent(self, tokens: "TokenSet | None") -> None:
+        """Write the cross-tab copy (here: nothing beyond :meth:`save`)."""
+
+    def save_consistent_soon(self, tokens: "TokenSet | None") -> None:
+        """Write the cross-tab copy without waiting (for the sync driver)."""
 
 
 class DictBackend:
@@ -88,7 +104,7 @@ class SystemClock:
         await asyncio.sleep(seconds)
 
 
-class SyncClock:
+class SystemSyncClock:
     """The real clock for the sync session: ``time.time()`` and ``time.sleep``."""
 
     def now(self) -> float:
@@ -115,3 +131,90 @@ class NoLock:
 def no_lock() -> NoLock:
     """Default lock factory: no cross-tab lock."""
     return NoLock()
+
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+
+    from .request import ReplayableRequest
+
+    class Headers(Protocol):
+        """Response headers: a case-insensitive ``get``."""
+
+        def get(self, name: str, default: "str | None" = None) -> "str | None":
+            """The value of ``name`` or ``default``."""
+
+    class Response(Protocol):
+        """What a transport answers: a status and headers; the body is read by the driver."""
+
+        status: int
+        headers: Any
+
+    class Transport(Protocol):
+        """Sends one request; raises ``TransportError`` when no response came."""
+
+        async def send(self, request: ReplayableRequest) -> Any:
+            """Send ``request`` once; the response (with an async ``json()``)."""
+
+    class SyncTransport(Protocol):
+        """The blocking transport of the sync driver."""
+
+        def send(self, request: ReplayableRequest, timeout: "float | None" = None) -> Any:
+            """Send ``request`` once; the response (with a sync ``json()``)."""
+
+    class Store(Protocol):
+        """Where the session lives; the consistent pair is the cross-tab view (read under lock)."""
+
+        key: str
+
+        def load(self) -> "TokenSet | None":
+            """The stored session."""
+
+        def save(self, tokens: "TokenSet") -> None:
+            """Store ``tokens``."""
+
+        def clear(self) -> None:
+            """Remove the session."""
+
+        async def load_consistent(self) -> "TokenSet | None":
+            """The session as every tab sees it now."""
+
+        async def save_consistent(self, tokens: "TokenSet | None") -> None:
+            """Write the cross-tab copy before the lock is released."""
+
+        def save_consistent_soon(self, tokens: "TokenSet | None") -> None:
+            """Write the cross-tab copy without waiting."""
+
+    class Clock(Protocol):
+        """Local time and a non-blocking sleep."""
+
+        def now(self) -> float:
+            """Local epoch seconds."""
+
+        async def sleep(self, seconds: float) -> None:
+            """Wait ``seconds``."""
+
+    class SyncClock(Protocol):
+        """Local time and a blocking sleep."""
+
+        def now(self) -> float:
+            """Local epoch seconds."""
+
+        def sleep(self, seconds: float) -> None:
+            """Block ``seconds``."""
+
+    class Lock(Protocol):
+        """An async context manager held across every tab of the origin."""
+
+        async def __aenter__(self) -> object:
+            """Wait until held (raises ``RefreshUnavailableError`` on timeout)."""
+
+        async def __aexit__(self, *exc_info: object) -> object:
+            """Release."""
+
+    class LockFactory(Protocol):
+        """Makes a new cross-tab lock for each use."""
+
+        def __call__(self) -> Lock:
+            """A fresh lock."""

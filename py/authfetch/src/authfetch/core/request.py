@@ -2,6 +2,8 @@
 
 import json
 
+from .events import ROLE_API
+
 
 class Headers:
     """A small case-insensitive header mapping that keeps the first spelling of each name."""
@@ -107,7 +109,9 @@ class ReplayableRequest:
     (the edge keeps fetch's ``mode``, ``credentials``, ``signal``... there).
     ``token`` is the access token the request was sent with (set by the flow,
     ``None`` when no bearer was attached); ``replay`` is true on the one resend
-    after a refresh (observers use it to report "request replayed").
+    after a refresh (observers use it to report "request replayed"). ``role``
+    says what the request is for (``events.ROLE_API``, ``ROLE_REFRESH``,
+    ``ROLE_LOGIN``, ``ROLE_LOGOUT``), stamped by the flow that makes it.
     """
 
     def __init__(
@@ -119,8 +123,10 @@ class ReplayableRequest:
         stream: bool = False,
         retry: bool = True,
         options: "dict | None" = None,
+        role: str = ROLE_API,
     ) -> None:
         self.url = url
+        self.role = role
         self.method = method.upper()
         self.headers = headers.copy() if isinstance(headers, Headers) else Headers(headers)
         self.stream = bool(stream)
@@ -138,6 +144,7 @@ class ReplayableRequest:
         clone = ReplayableRequest(self.url if url is None else url, self.method, self.headers)
         clone.body, clone.stream = self.body, self.stream
         clone.retry, clone.options, clone.token = self.retry, self.options, token
+        clone.role = self.role
         if token is not None:
             clone.headers["Authorization"] = "Bearer " + token
         return clone

@@ -1,286 +1,221 @@
-"""The session orchestrator: one coordinator for 401s, the timer and other tabs.
+"""The session: one coordinator for requests, refreshes, sign-in and other tabs.
 
-:class:`SessionBase` holds the state and every decision, written as sans-IO
-flows (see :mod:`.flow`); :class:`AuthSession` drives them with ``await`` and
-:class:`~.sync.SyncAuthSession` drives the very same flows synchronously.
+:class:`SessionCore` holds the decisions every driver shares — above all
+:meth:`SessionCore.refresh_decision`, the refresh read top to bottom — around
+the one owner of the state, a :class:`~.machine.SessionMachine`.
+:class:`AuthSession` drives them with ``await`` (single flight, cross-tab
+lock); :class:`~.sync.SyncAuthSession` drives the same flows synchronously and
+shares the machine, so a tab has one session whatever calls it.
 """
 
-from .errors import AuthFetchError, RefreshUnavailableError, SessionExpiredError
-from .flow import (
-    LOAD,
-    PERSIST,
-    READ_JSON,
-    REFRESH,
-    SEND,
-    SLEEP,
-    login_flow,
-    logout_flow,
-    refresh_flow,
-    request_flow,
-    run_async,
-)
+import asyncio
+import random
+
+from .commands import Load, Persist, ReadJson, Refresh, Send, Sleep
+from .errors import AuthFetchError, RefreshUnavailableError, SessionExpiredError, TransportError
+from .events import LOGOUT, REFRESH_ERROR, TOKENS, answer_event, send_event
+from .flow import login_flow, logout_flow, refresh_call, request_flow
 from .gate import RefreshGate
+from .machine import EXTERNAL, LOGGED_OUT, SessionMachine
 from .ports import MemoryStore, SystemClock, no_lock
 
 
-class SessionState:
-    """What a session knows: its tokens, its refresh count and a generation number.
-
-    The generation changes at every login and logout, so a refresh that ran
-    across one drops its result. One state can be shared by the async and the
-    sync session of a page, so both drivers see the same session at once.
-    """
-
-    def __init__(self, tokens: object = None) -> None:
-        self.tokens = tokens
-        self.refreshes = 0
-        self.generation = 0
+def new_login_id() -> str:
+    """A fresh id for a sign-in (64 random bits as hex; only has to differ between sign-ins)."""
+    return f"{random.getrandbits(32):08x}{random.getrandbits(32):08x}"
 
 
-class SessionBase:
-    """State and decisions shared by the async and the sync session.
+class SessionCore:
+    """What every driver of a tab shares: the config, the store, the clock and the machine.
 
-    ``store`` has ``load()``, ``save(tokens)``, ``clear()`` and may add async
-    ``load_consistent()`` / ``save_consistent(tokens_or_None)`` (the edge's
-    IndexedDB copy, read and written under the cross-tab lock). ``state``
-    shares a :class:`SessionState` with another session (default: a new one
-    loaded from the store).
+    ``machine`` may be another session's :class:`SessionMachine` (the sync
+    session shares the async one's); by default a new one starts from the store.
     """
 
     def __init__(
         self,
-        config: object,
-        transport: object,
-        store: object,
+        config: "AuthConfig",
+        store: "Store | None",
         clock: object,
-        state: "SessionState | None" = None,
+        machine: "SessionMachine | None" = None,
     ) -> None:
         self.config = config
-        self.transport = transport
-        self.store = store if store is not None else MemoryStore()
+        self.store: Store = store if store is not None else MemoryStore()
         self.clock = clock
-        self.shared = state if state is not None else SessionState(self.store.load())
+        self.machine = machine if machine is not None else SessionMachine(self.store.load())
+
+    # -- reading ---------------------------------------------------------------
 
     @property
-    def _tokens(self) -> object:
-        """The current tokens (kept in the shared state)."""
-        return self.shared.tokens
-
-    @_tokens.setter
-    def _tokens(self, tokens: object) -> None:
-        self.shared.tokens = tokens
-
-    @property
-    def _generation(self) -> int:
-        """Login/logout counter (kept in the shared state)."""
-        return self.shared.generation
-
-    @_generation.setter
-    def _generation(self, value: int) -> None:
-        self.shared.generation = value
+    def tokens(self) -> "TokenSet | None":
+        """The current TokenSet, or ``None`` when signed out."""
+        return self.machine.tokens
 
     @property
     def refreshes(self) -> int:
-        """How many refreshes this session has made (kept in the shared state)."""
-        return self.shared.refreshes
+        """How many refreshes this tab has committed."""
+        return self.machine.refreshes
 
-    @refreshes.setter
-    def refreshes(self, value: int) -> None:
-        self.shared.refreshes = value
-
-    @property
-    def tokens(self) -> object:
-        """The current TokenSet, or ``None`` when logged out."""
-        return self._tokens
-
-    def state(self) -> dict:
-        """Return ``{loggedIn, expiresAt (ms epoch, local clock, or None), refreshes}``."""
-        tokens = self._tokens
-        expires = tokens.local_expires_at() if tokens is not None else None
+    def snapshot(self) -> dict:
+        """``{state, signed_in, expires_at (local epoch s or None), refreshes}`` for UIs."""
+        tokens = self.machine.tokens
         return {
-            "loggedIn": tokens is not None,
-            "expiresAt": None if expires is None else int(expires * 1000),
-            "refreshes": self.refreshes,
+            "state": self.machine.state,
+            "signed_in": tokens is not None,
+            "expires_at": tokens.local_expires_at() if tokens is not None else None,
+            "refreshes": self.machine.refreshes,
         }
 
     def refresh_due_at(self) -> "float | None":
         """Local epoch seconds at which a proactive refresh is due (for the edge's timer)."""
-        tokens = self._tokens
+        tokens = self.machine.tokens
         if tokens is None or tokens.refresh_token is None or tokens.expires_at is None:
             return None
         return tokens.local_expires_at() - tokens.leeway(self.config.leeway)
 
-    def adopt(self, tokens: object) -> None:
-        """Take tokens another tab stored, without refreshing (``None``: it logged out)."""
-        if tokens is None:
-            self.on_external_logout()
-        elif tokens != self._tokens:
-            self._tokens = tokens
-            self._fire(self.config.on_tokens, tokens)
+    # -- events ------------------------------------------------------------------
+
+    def emit(self, event: "Event") -> None:
+        """Tell ``on_event`` and the matching hook; a failing listener never breaks the session."""
+        config = self.config
+        detail = event.detail
+        calls = [(config.on_event, event)]
+        if event.name == TOKENS:
+            calls.append((config.on_tokens, detail["tokens"]))
+        elif event.name == REFRESH_ERROR:
+            calls.append((config.on_refresh_error, detail["error"]))
+        elif event.name == LOGOUT:
+            calls.append((config.on_logout, detail["reason"]))
+        for hook, arg in calls:
+            if hook is None:
+                continue
+            try:
+                hook(arg)
+            except Exception as exc:
+                print("authfetch: listener failed:", repr(exc))
+
+    def _emit_all(self, events: "list[Event]") -> bool:
+        """Emit ``events`` in order; tell whether there were any (the transition was taken)."""
+        for event in events:
+            self.emit(event)
+        return bool(events)
+
+    # -- transitions with their storage --------------------------------------------
+
+    def adopt(self, tokens: "TokenSet | None") -> None:
+        """Another tab stored ``tokens`` (``None``: it signed out): take them if newer."""
+        self._emit_all(self.machine.adopt(tokens))
 
     def on_external_logout(self) -> None:
-        """Another tab cleared the session: forget it and fire ``on_logout`` once."""
-        self._drop("external")
+        """Another tab cleared the session: forget it, ``on_logout("external")`` once."""
+        self._emit_all(self.machine.sign_out(EXTERNAL))
 
-    # -- decisions -------------------------------------------------------------
-
-    def _current(self) -> object:
-        """Return the current tokens (the flows' view of the session)."""
-        return self._tokens
-
-    def _fire(self, hook: object, arg: object) -> None:
-        """Call a hook; a failing hook is reported, never allowed to break the session."""
-        if hook is None:
-            return
-        try:
-            hook(arg)
-        except Exception as exc:
-            print("authfetch: hook failed:", repr(exc))
-
-    def _install(self, tokens: object) -> None:
-        """Make ``tokens`` current, save them and fire ``on_tokens``."""
-        self._tokens = tokens
+    def _commit_login(self, tokens: "TokenSet") -> None:
+        """Make a fresh sign-in current and store it."""
+        self._emit_all(self.machine.login(tokens))
         self.store.save(tokens)
-        self._fire(self.config.on_tokens, tokens)
 
-    def _drop(self, reason: str) -> None:
-        """Forget the session; fire ``on_logout(reason)`` only if there was one."""
-        if self._tokens is None:
-            return
-        self._tokens = None
-        self._generation += 1
-        self._fire(self.config.on_logout, reason)
-
-    def _plan(self, stored: object, stale: str) -> tuple:
-        """Decide under the lock: ``(call_server, tokens)``; tokens to refresh with or to use.
-
-        ``stored`` is the consistent re-read. Another tab already replaced
-        ``stale`` → adopt its tokens, no server call. The store is empty → the
-        session ended elsewhere. A stored copy older than ours (a lagging
-        consistent copy) is ignored: refresh with our own tokens.
-        """
-        if stored is None:
-            self._drop("external")
-            raise SessionExpiredError("the session ended in another tab")
-        mine = self._tokens
-        if stored.access_token != stale and _is_older(stored, mine):
-            stored = mine
-        if stored.access_token != stale:
-            self.adopt(stored)
-            return False, stored
-        return stored.refresh_token is not None, stored
-
-    def _session_over(self, used: object, stored: object) -> object:
-        """Refresh of ``used`` refused: clear once, unless a newer session is stored (adopt it).
-
-        A late failure must never wipe a newer session, so the store is
-        cleared only if it still holds ``used``'s refresh token (or an older set).
-        """
-        newer = stored is not None and stored.refresh_token != used.refresh_token
-        if newer and not _is_older(stored, used):
-            self.adopt(stored)
-            return stored
-        if stored is not None:
-            self.store.clear()
-        self._drop("expired")
-        return None
+    def _sign_out_here(self) -> "TokenSet | None":
+        """Log out at once (every late result is dropped from now on); the tokens to revoke."""
+        tokens = self.machine.tokens or self.store.load()
+        self._emit_all(self.machine.sign_out(LOGGED_OUT))
+        self.store.clear()
+        return tokens
 
     # -- flows -----------------------------------------------------------------
 
-    def request_flow(self, request: object):
+    def request_flow(self, request: "ReplayableRequest") -> "Flow":
         """The per-request flow bound to this session (for drivers of the edge)."""
-        return request_flow(request, self.config, self._current, self.clock.now)
+        return request_flow(request, self.config, self.machine, self.clock.now)
 
-    def _leader_flow(self, stale: str):
-        """Run by the gate leader under the lock: re-read, adopt or refresh, classify."""
-        generation = self._generation
-        call_server, stored = self._plan((yield (LOAD, None)), stale)
-        if not call_server:
-            return stored
+    def refresh_decision(self) -> "Flow":
+        """The refresh, top to bottom; its driver holds the cross-tab lock around it.
+
+        1. re-read the session consistently (another tab may have moved on);
+        2. signed out meanwhile, or ended elsewhere → ``SessionExpiredError``;
+        3. another tab already refreshed or signed in → adopt that, no call;
+        4. start this tab's one refresh of the current tokens;
+        5. call the refresh endpoint, classify the answer;
+        6. re-read again, then commit the new tokens — or end the session —
+           only if the machine still refreshes those same tokens: a login, a
+           logout or another tab's newer session in between wins.
+        """
+        machine = self.machine
+        stored = yield Load()
+        if machine.tokens is None:
+            raise SessionExpiredError("signed out while waiting for the refresh")
+        if stored is None:
+            self._emit_all(machine.sign_out(EXTERNAL))
+            raise SessionExpiredError("the session ended in another tab")
+        if self._emit_all(machine.adopt(stored)) or machine.tokens.refresh_token is None:
+            return
+        flight = machine.start_refresh()
         try:
-            tokens = yield from refresh_flow(self.config, stored, self.clock.now)
-        except SessionExpiredError as exc:
-            self._fire(self.config.on_refresh_error, exc)
-            newer = self._session_over(stored, (yield (LOAD, None)))
-            if newer is not None:
-                return newer
-            yield (PERSIST, None)
-            raise exc
-        except RefreshUnavailableError as exc:
-            self._fire(self.config.on_refresh_error, exc)
-            raise exc
-        if generation != self._generation:
-            return self._superseded()
-        self.refreshes += 1
-        self._install(tokens)
-        yield (PERSIST, tokens)
-        return tokens
+            yield from self._fly(flight)
+        finally:
+            self._emit_all(machine.refresh_kept(flight))  # any other exit: kept, never stuck
 
-    def _superseded(self) -> object:
-        """A login or logout happened during the refresh: its result is dropped."""
-        if self._tokens is None:
-            raise SessionExpiredError("the session ended during the refresh")
-        return self._tokens
+    def _fly(self, flight: "TokenSet") -> "Flow":
+        """Steps 5 and 6 of :meth:`refresh_decision` for the tokens ``flight``."""
+        machine = self.machine
+        try:
+            fresh = yield from refresh_call(self.config, flight, self.clock.now)
+        except SessionExpiredError as refused:
+            self._emit_all(machine.overtaken(flight, (yield Load())))
+            if self._emit_all(machine.refresh_refused(flight, refused)):
+                self.store.clear()
+                yield Persist(None)
+                raise
+            return
+        except RefreshUnavailableError as unavailable:
+            self._emit_all(machine.refresh_kept(flight, unavailable))
+            raise
+        self._emit_all(machine.overtaken(flight, (yield Load())))
+        if self._emit_all(machine.refresh_done(flight, fresh)):
+            self.store.save(fresh)
+            yield Persist(fresh)
 
-    def _login_flow(self, username: str, password: str):
-        """Log in, install and persist the tokens."""
-        tokens = yield from login_flow(self.config, username, password, self.clock.now)
-        self._generation += 1
-        self._install(tokens)
-        yield (PERSIST, tokens)
-        return tokens
-
-    def _logout_flow(self):
-        """Revoke on the server (best effort), clear the store, fire ``on_logout`` once."""
-        tokens = self._tokens or self.store.load()
-        yield from logout_flow(self.config, tokens)
-        self.store.clear()
-        yield (PERSIST, None)
-        self._drop("logout")
-
-    def _check_stale(self, stale: str) -> object:
-        """Before the gate: the token to use if ``stale`` is already replaced, else ``None``."""
-        current = self._tokens
-        if current is None:
-            raise SessionExpiredError("not logged in")
-        return current if current.access_token != stale else None
+    def _after_refresh(self, stale: "str | None") -> "TokenSet | None":
+        """The tokens to use for ``stale`` now: ``None`` if it still needs a refresh."""
+        tokens = self.machine.tokens
+        if tokens is None:
+            raise SessionExpiredError("not signed in")
+        if stale is not None and tokens.access_token != stale:
+            return tokens
+        return None
 
 
-def _is_older(tokens: object, other: object) -> bool:
-    """Tell whether ``tokens`` were issued before ``other`` (both issue times known)."""
-    if other is None or tokens.issued_at is None or other.issued_at is None:
-        return False
-    return tokens.issued_at < other.issued_at
-
-
-class AuthSession(SessionBase):
+class AuthSession(SessionCore):
     """The async session the browser edge drives.
 
-    Ports: ``transport.send(request)`` (async, returns a response with
-    ``.status``, ``.headers.get()`` and async ``.json()``, raises on network
-    error); ``store`` (see :class:`SessionBase`, default :class:`MemoryStore`);
-    ``lock()`` an async context-manager factory for the cross-tab lock (default
-    none); ``clock`` with ``now()`` and async ``sleep(s)`` (default system).
+    Ports (see :mod:`.ports`): ``transport.send(request)`` (async; raises
+    ``TransportError`` on a network failure); ``store``; ``lock()`` a factory of
+    async context managers for the cross-tab lock (default none); ``clock`` with
+    ``now()`` and async ``sleep(s)``.
     """
 
     def __init__(
         self,
-        config: object,
-        transport: object,
-        store: object = None,
-        lock: object = None,
-        clock: object = None,
-        state: "SessionState | None" = None,
+        config: "AuthConfig",
+        transport: "Transport",
+        store: "Store | None" = None,
+        lock: "LockFactory | None" = None,
+        clock: "Clock | None" = None,
+        machine: "SessionMachine | None" = None,
     ) -> None:
-        super().__init__(config, transport, store, clock or SystemClock(), state)
-        self.lock = lock or no_lock
+        super().__init__(config, store, clock or SystemClock(), machine)
+        self.transport = transport
+        self.lock: LockFactory = lock or no_lock
         self.gate = RefreshGate()
 
-    async def login(self, username: str, password: str) -> object:
-        """Log in and store the tokens; raises ``LoginError`` for a refusal."""
-        return await self._run(self._login_flow(username, password))
+    async def login(self, username: str, password: str) -> "TokenSet":
+        """Sign in and store the tokens (under the cross-tab lock); ``LoginError`` if refused."""
+        flow = login_flow(self.config, username, password, self.clock.now, new_login_id())
+        tokens = await self.run(flow)
+        await self._under_lock(self._commit_login, tokens)
+        return tokens
 
-    async def fetch(self, request: object) -> object:
+    async def fetch(self, request: "ReplayableRequest") -> object:
         """Send a ``ReplayableRequest`` with the bearer; refresh and replay once if needed.
 
         Returns the transport's response (a second 401 included). Raises
@@ -288,62 +223,136 @@ class AuthSession(SessionBase):
         expired and the refresh server unreachable), ``NotReplayableError``, or
         the transport's own error for a network failure of the request itself.
         """
-        return await self._run(self.request_flow(request))
+        return await self.run(self.request_flow(request))
 
     async def logout(self) -> None:
-        """POST the refresh token to the logout URL (best effort), clear, fire ``on_logout``."""
-        await self._run(self._logout_flow())
+        """Sign out here at once, revoke on the server (best effort), clear the cross-tab copy."""
+        tokens = self._sign_out_here()
+        await self.run(logout_flow(self.config, tokens))
+        await self._under_lock(lambda _none: None, None)
 
-    async def ensure_fresh(self) -> object:
-        """Refresh through the gate if the token is within leeway; return the current tokens.
+    async def ensure_fresh(self) -> "TokenSet | None":
+        """Refresh if the token is within leeway; return the current tokens.
 
         For the edge's timer, ``visibilitychange`` and ``online`` handlers: never
-        raises an ``AuthFetchError`` (failures went to the hooks already).
+        raises an ``AuthFetchError`` (failures went to the events already).
         """
-        tokens = self._tokens
-        if not self.config.needs_refresh(tokens, self.clock.now()):
+        tokens = self.machine.tokens
+        if tokens is None or not self.config.needs_refresh(tokens, self.clock.now()):
             return tokens
         try:
             return await self.refresh(tokens.access_token)
         except AuthFetchError:
-            return self._tokens
+            return self.machine.tokens
 
-    async def refresh(self, stale: "str | None" = None) -> object:
-        """Replace the access token ``stale`` (default: the current one) via the gate.
+    async def refresh(self, stale: "str | None" = None) -> "TokenSet":
+        """Replace the access token ``stale`` (default: the current one) via the single flight.
 
         Returns the current TokenSet at once when ``stale`` was already replaced.
         """
-        if stale is None and self._tokens is not None:
-            stale = self._tokens.access_token
-        current = self._check_stale(stale)
-        if current is not None:
-            return current
-        return await self.gate.run(lambda: self._lead(stale))
+        if stale is None and self.machine.tokens is not None:
+            stale = self.machine.tokens.access_token
+        for _ in range(2):  # a flight of an older session may end first: then lead our own
+            current = self._after_refresh(stale)
+            if current is not None:
+                return current
+            await self.gate.run(self._lead)
+        current = self._after_refresh(stale)
+        if current is None:
+            raise RefreshUnavailableError("the refresh did not replace the token")
+        return current
 
-    async def _lead(self, stale: str) -> object:
-        """Gate leader: take the cross-tab lock and run the leader flow."""
+    async def _lead(self) -> None:
+        """The flight: take the cross-tab lock, run the refresh decision."""
         async with self.lock():
-            return await self._run(self._leader_flow(stale))
+            await self.run(self.refresh_decision())
 
-    async def _run(self, flow: object) -> object:
-        """Drive a flow with this session's ports."""
-        return await run_async(flow, self._execute)
+    async def _under_lock(self, apply: "Callable[[Any], None]", tokens: "TokenSet | None") -> None:
+        """``apply(tokens)`` and write the cross-tab copy, holding the cross-tab lock.
 
-    async def _execute(self, command: tuple) -> object:
-        """Run one flow command."""
-        kind, arg = command
-        if kind == SEND:
-            return await self.transport.send(arg)
-        if kind == READ_JSON:
-            return await arg.json()
-        if kind == REFRESH:
-            return await self.refresh(arg)
-        if kind == SLEEP:
-            return await self.clock.sleep(arg)
-        if kind == LOAD:
-            load = getattr(self.store, "load_consistent", None)
-            return await load() if load is not None else self.store.load()
-        if kind == PERSIST:
-            save = getattr(self.store, "save_consistent", None)
-            return await save(arg) if save is not None else None
-        raise ValueError("unknown flow command " + repr(kind))
+        A sign-in or sign-out then never lands in the middle of another tab's
+        refresh. If the lock is not granted in time, apply anyway: the page's
+        own store is still right, and the copy is written without the lock.
+        """
+        lock = self.lock()
+        try:
+            await lock.__aenter__()
+        except RefreshUnavailableError:
+            lock = None
+        try:
+            apply(tokens)
+            await self.store.save_consistent(tokens)
+        finally:
+            if lock is not None:
+                await lock.__aexit__(None, None, None)
+
+    # -- the driver ------------------------------------------------------------
+
+    async def run(self, flow: "Flow") -> object:
+        """Drive ``flow`` with this session's ports; return its outcome.
+
+        An exception of a port is thrown into the flow. If the driver itself is
+        cancelled, the flow is closed, so its ``finally`` blocks run.
+        """
+        value: object = None
+        error: BaseException | None = None
+        while True:
+            try:
+                command = flow.send(value) if error is None else flow.throw(error)
+            except StopIteration as stop:
+                return stop.value
+            try:
+                value, error = await self.execute(command), None
+            except Exception as exc:
+                value, error = None, exc
+            except BaseException:
+                flow.close()
+                raise
+
+    async def execute(self, command: object) -> object:
+        """Run one command with this session's ports (the one dispatch of the async driver)."""
+        if isinstance(command, Send):
+            return await self._send(command)
+        if isinstance(command, ReadJson):
+            return await command.response.json()  # type: ignore[attr-defined]
+        if isinstance(command, Refresh):
+            return await self.refresh(command.stale)
+        if isinstance(command, Sleep):
+            return await self.clock.sleep(command.seconds)  # type: ignore[attr-defined]
+        if isinstance(command, Load):
+            return await self.store.load_consistent()
+        if isinstance(command, Persist):
+            return await self.store.save_consistent(command.tokens)
+        raise TypeError("unknown flow command " + repr(command))
+
+    async def _send(self, command: Send) -> object:
+        """Send with the request's events; a timeout becomes a ``TransportError``."""
+        request = command.request
+        self.emit(send_event(request))
+        try:
+            if command.timeout is None:
+                response = await self.transport.send(request)
+            else:
+                response = await asyncio.wait_for(self.transport.send(request), command.timeout)
+        except asyncio.TimeoutError:  # noqa: UP041 - MicroPython's is not the builtin one
+            error = TransportError("no answer in " + str(command.timeout) + " s")
+            self.emit(answer_event(request, None, error))
+            raise error  # noqa: B904 - MicroPython prints a warning for chained raises
+        except TransportError as exc:
+            self.emit(answer_event(request, None, exc))
+            raise
+        self.emit(answer_event(request, response.status))
+        return response
+
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from .events import Event
+    from .flow import Flow
+    from .policy import AuthConfig
+    from .ports import Clock, LockFactory, Store, Transport
+    from .request import ReplayableRequest
+    from .tokens import TokenSet

@@ -1,83 +1,140 @@
-"""The synchronous driver: the same flows for ``urllib.request`` (pyodide-http)."""
+"""The synchronous driver: the same flows and the same machine for ``urllib.request``."""
 
-from .errors import AuthFetchError
-from .flow import LOAD, PERSIST, READ_JSON, REFRESH, SEND, SLEEP, run_sync
-from .ports import SyncClock
-from .session import SessionBase
+from .commands import Load, Persist, ReadJson, Refresh, Send, Sleep
+from .errors import AuthFetchError, RefreshUnavailableError, TransportError
+from .events import answer_event, send_event
+from .flow import login_flow, logout_flow
+from .machine import REFRESHING
+from .ports import SystemSyncClock
+from .session import SessionCore, new_login_id
 
 
-class SyncAuthSession(SessionBase):
+class SyncAuthSession(SessionCore):
     """Blocking twin of :class:`~.session.AuthSession` over the same flows and decisions.
 
-    Ports: ``transport.send(request) -> response`` (sync; ``.status``,
-    ``.headers.get()``, sync ``.json()``; raises on network error); ``store``
-    with ``load/save/clear``; ``clock`` with ``now()`` and sync ``sleep(s)``.
-    There is no gate and no lock: sync code runs one request at a time and
-    cannot wait on the browser's Web Locks; the stale-token check still applies.
-    ``state`` may be the async session's ``shared`` state, so both see one
-    session. A store may offer ``save_consistent_soon(tokens_or_None)`` to have
-    its cross-tab copy written without waiting.
+    Ports: ``transport.send(request, timeout)`` (sync; raises ``TransportError``
+    on a network failure); ``store``; ``clock`` with ``now()`` and a blocking
+    ``sleep(s)``. Pass the async session's ``machine`` so both drive one
+    session: a refresh by either is the other's at once.
+
+    Sync code cannot wait on a promise, so it takes neither the single flight
+    nor the cross-tab Web Lock. Instead it never refreshes while the async side
+    has a refresh in flight (that refresh already presented the refresh token;
+    a second one would be reuse): it raises ``RefreshUnavailableError`` and the
+    session is kept. Its own refresh blocks the page, so nothing else of the
+    tab can start one meanwhile; a race with another tab is left to the
+    server's reuse grace.
     """
 
     def __init__(
         self,
-        config: object,
-        transport: object,
-        store: object = None,
-        clock: object = None,
-        state: object = None,
+        config: "AuthConfig",
+        transport: "SyncTransport",
+        store: "Store | None" = None,
+        clock: "SyncClock | None" = None,
+        machine: "SessionMachine | None" = None,
     ) -> None:
-        super().__init__(config, transport, store, clock or SyncClock(), state)
+        super().__init__(config, store, clock or SystemSyncClock(), machine)
+        self.transport = transport
 
-    def login(self, username: str, password: str) -> object:
-        """Log in and store the tokens; raises ``LoginError`` for a refusal."""
-        return self._run(self._login_flow(username, password))
+    def login(self, username: str, password: str) -> "TokenSet":
+        """Sign in and store the tokens; raises ``LoginError`` for a refusal."""
+        flow = login_flow(self.config, username, password, self.clock.now, new_login_id())
+        tokens = self.run(flow)
+        self._commit_login(tokens)
+        self.store.save_consistent_soon(tokens)
+        return tokens
 
-    def fetch(self, request: object) -> object:
+    def fetch(self, request: "ReplayableRequest") -> object:
         """Send a ``ReplayableRequest``; refresh and replay once if needed (see AuthSession)."""
-        return self._run(self.request_flow(request))
+        return self.run(self.request_flow(request))
 
     def logout(self) -> None:
-        """POST the refresh token to the logout URL (best effort), clear, fire ``on_logout``."""
-        self._run(self._logout_flow())
+        """Sign out here at once, revoke on the server (best effort), clear the cross-tab copy."""
+        tokens = self._sign_out_here()
+        self.run(logout_flow(self.config, tokens))
+        self.store.save_consistent_soon(None)
 
-    def ensure_fresh(self) -> object:
-        """Refresh if the token is within leeway; return the current tokens (never raises)."""
-        tokens = self._tokens
-        if not self.config.needs_refresh(tokens, self.clock.now()):
+    def ensure_fresh(self) -> "TokenSet | None":
+        """Refresh if the token is within leeway; the current tokens (never raises)."""
+        tokens = self.machine.tokens
+        if tokens is None or not self.config.needs_refresh(tokens, self.clock.now()):
             return tokens
         try:
             return self.refresh(tokens.access_token)
         except AuthFetchError:
-            return self._tokens
+            return self.machine.tokens
 
-    def refresh(self, stale: "str | None" = None) -> object:
+    def refresh(self, stale: "str | None" = None) -> "TokenSet":
         """Replace the access token ``stale`` (default: the current one)."""
-        if stale is None and self._tokens is not None:
-            stale = self._tokens.access_token
-        current = self._check_stale(stale)
+        if stale is None and self.machine.tokens is not None:
+            stale = self.machine.tokens.access_token
+        current = self._after_refresh(stale)
         if current is not None:
             return current
-        return self._run(self._leader_flow(stale))
+        if self.machine.state == REFRESHING:
+            raise RefreshUnavailableError(
+                "a refresh is in flight on the async side; synchronous code cannot wait for it"
+            )
+        self.run(self.refresh_decision())
+        current = self._after_refresh(stale)
+        if current is None:
+            raise RefreshUnavailableError("the refresh did not replace the token")
+        return current
 
-    def _run(self, flow: object) -> object:
-        """Drive a flow with this session's ports."""
-        return run_sync(flow, self._execute)
+    def run(self, flow: "Flow") -> "Any":
+        """Drive ``flow`` with this session's ports; return its outcome."""
+        value: object = None
+        error: BaseException | None = None
+        while True:
+            try:
+                command = flow.send(value) if error is None else flow.throw(error)
+            except StopIteration as stop:
+                return stop.value
+            try:
+                value, error = self.execute(command), None
+            except Exception as exc:
+                value, error = None, exc
+            except BaseException:
+                flow.close()
+                raise
 
-    def _execute(self, command: tuple) -> object:
-        """Run one flow command."""
-        kind, arg = command
-        if kind == SEND:
-            return self.transport.send(arg)
-        if kind == READ_JSON:
-            return arg.json()
-        if kind == REFRESH:
-            return self.refresh(arg)
-        if kind == SLEEP:
-            return self.clock.sleep(arg)
-        if kind == LOAD:
+    def execute(self, command: object) -> object:
+        """Run one command with this session's ports (the one dispatch of the sync driver)."""
+        if isinstance(command, Send):
+            return self._send(command)
+        if isinstance(command, ReadJson):
+            return command.response.json()  # type: ignore[attr-defined]
+        if isinstance(command, Refresh):
+            return self.refresh(command.stale)
+        if isinstance(command, Sleep):
+            return self.clock.sleep(command.seconds)  # type: ignore[attr-defined]
+        if isinstance(command, Load):
             return self.store.load()
-        if kind == PERSIST:
-            persist = getattr(self.store, "save_consistent_soon", None)
-            return persist(arg) if persist is not None else None
-        raise ValueError("unknown flow command " + repr(kind))
+        if isinstance(command, Persist):
+            return self.store.save_consistent_soon(command.tokens)
+        raise TypeError("unknown flow command " + repr(command))
+
+    def _send(self, command: Send) -> object:
+        """Send with the request's events and the command's timeout."""
+        request = command.request
+        self.emit(send_event(request))
+        try:
+            response = self.transport.send(request, command.timeout)
+        except TransportError as exc:
+            self.emit(answer_event(request, None, exc))
+            raise
+        self.emit(answer_event(request, response.status))
+        return response
+
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .flow import Flow
+    from .machine import SessionMachine
+    from .policy import AuthConfig
+    from .ports import Store, SyncClock, SyncTransport
+    from .request import ReplayableRequest
+    from .tokens import TokenSet

@@ -12,7 +12,13 @@ _FIELDS = (
     "issued_at",
     "skew",
     "refresh_expires_at",
+    "login",
+    "version",
 )
+
+#: The proactive leeway never exceeds this share of the token's lifetime, so a leeway
+#: longer than the lifetime cannot make every request (and the timer) refresh at once.
+MAX_LEEWAY_SHARE = 0.5
 
 
 class TokenSet:
@@ -21,6 +27,11 @@ class TokenSet:
     ``expires_at`` and ``issued_at`` are epoch seconds on the server's clock;
     ``skew`` is the estimated ``server_clock - local_clock`` at issue time.
     ``refresh_expires_at`` is the refresh token's expiry when the server tells.
+
+    ``login`` names the sign-in these tokens belong to (minted by the client at
+    login, kept by every refresh) and ``version`` counts the refreshes since
+    that sign-in: together they are the session's identity, which decides
+    whether a result that arrives late still belongs to the current session.
     """
 
     def __init__(
@@ -32,6 +43,8 @@ class TokenSet:
         issued_at: "float | None" = None,
         skew: float = 0.0,
         refresh_expires_at: "float | None" = None,
+        login: str = "",
+        version: int = 0,
     ) -> None:
         if not isinstance(access_token, str) or not access_token:
             raise ValueError("access_token must be a non-empty string")
@@ -42,6 +55,10 @@ class TokenSet:
         self.issued_at = None if issued_at is None else float(issued_at)
         self.skew = float(skew or 0.0)
         self.refresh_expires_at = None if refresh_expires_at is None else float(refresh_expires_at)
+        if not isinstance(login, str) or not isinstance(version, int):
+            raise ValueError("login must be a string and version an integer")
+        self.login = login
+        self.version = version
 
     @property
     def lifetime(self) -> "float | None":
@@ -51,8 +68,17 @@ class TokenSet:
         return self.expires_at - self.issued_at
 
     def leeway(self, leeway: "float | None" = None) -> float:
-        """Return ``leeway`` if given, else the default for this token's lifetime."""
-        return default_leeway(self.lifetime) if leeway is None else float(leeway)
+        """The proactive leeway: ``leeway`` if given, else the default for this lifetime.
+
+        Clamped to half the lifetime when the lifetime is known (see
+        :data:`MAX_LEEWAY_SHARE`): a leeway of a day on a 30 s token still
+        leaves 15 s between refreshes.
+        """
+        lifetime = self.lifetime
+        chosen = default_leeway(lifetime) if leeway is None else float(leeway)
+        if lifetime is not None and lifetime > 0:
+            return max(0.0, min(chosen, lifetime * MAX_LEEWAY_SHARE))
+        return max(0.0, chosen)
 
     def needs_refresh(self, now: float, leeway: "float | None" = None) -> bool:
         """Tell whether a refresh is due at local time ``now`` (refreshable tokens only)."""
@@ -98,6 +124,7 @@ class TokenSet:
         access_exp: "float | None" = None,
         issued_at: "float | None" = None,
         server_date: "float | None" = None,
+        login: str = "",
     ) -> "TokenSet":
         """Build from a login/refresh response body received at local time ``now``.
 
@@ -105,7 +132,9 @@ class TokenSet:
         decoded them (unverified, only to schedule); otherwise ``expires_in`` is
         used. ``server_date`` is the parsed ``Date`` header. The refresh token of
         ``previous`` is kept when the response carries none (no rotation), and
-        so is its clock skew when none can be measured.
+        so is its clock skew when none can be measured. A refresh answer
+        (``previous`` given) keeps ``previous``'s login and counts one version
+        up; a login answer takes the new ``login`` id.
         """
         if not isinstance(payload, dict) or not payload.get("access_token"):
             raise ValueError("token response has no access_token")
@@ -122,7 +151,26 @@ class TokenSet:
             issued_at=server_now if issued_at is None else issued_at,
             skew=skew,
             refresh_expires_at=_refresh_expiry(payload, server_now, previous),
+            login=previous.login if previous is not None else login,
+            version=previous.version + 1 if previous is not None else 0,
         )
+
+    def same_login(self, other: "TokenSet | None") -> bool:
+        """Tell whether ``other`` comes from the same sign-in as these tokens."""
+        return other is not None and other.login == self.login
+
+    def is_newer_than(self, other: "TokenSet | None") -> bool:
+        """Tell whether these tokens replace ``other``: another sign-in, or a later refresh of it.
+
+        A different sign-in counts as newer: it was written after ours (sign-ins
+        and refreshes are written under the cross-tab lock, storage events arrive
+        in write order), and the last one written is the one every tab keeps.
+        """
+        if other is None:
+            return True
+        if not self.same_login(other):
+            return True
+        return self.version > other.version
 
     def __eq__(self, other: object) -> bool:
         """Compare all fields."""

@@ -3,9 +3,47 @@
 Only what authfetch needs: split ``scheme://host[:port]/path?query``, compute a
 normalised origin (lower case, default port dropped) and resolve a reference
 against a base URL (RFC 3986 section 5.2, without the rarely needed corners).
+
+Where a browser's URL parser (WHATWG) reads a URL differently from RFC 3986,
+these helpers read it the browser's way, because the browser is what sends
+the request: for the special schemes a backslash is a slash (so
+``http://evil.example\\@good.example/`` is a request to ``evil.example``),
+tabs and newlines are dropped, and leading or trailing spaces and control
+characters are trimmed. The browser edge goes further and hands the core
+URLs already normalised by the browser itself (``new URL(...).href``).
 """
 
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+#: Schemes whose URLs a browser parses with the "special" rules (backslash = slash).
+SPECIAL_SCHEMES = ("http", "https", "ws", "wss", "ftp", "file")
+
+
+def whatwg_clean(url: str) -> str:
+    """Trim C0 controls and spaces, drop tabs and newlines, as a browser's URL parser does."""
+    url = "".join(c for c in str(url) if c not in "\t\n\r")
+    start, end = 0, len(url)
+    while start < end and ord(url[start]) <= 0x20:
+        start += 1
+    while end > start and ord(url[end - 1]) <= 0x20:
+        end -= 1
+    return url[start:end]
+
+
+def _scheme_of(url: str) -> "str | None":
+    """The lower-case scheme of ``url`` if it has one."""
+    return url[: url.find(":")].lower() if is_absolute(url) else None
+
+
+def _special_slashes(url: str, special: bool) -> str:
+    """A browser reads ``\\`` as ``/`` in a special URL (up to the query or fragment)."""
+    if not special or "\\" not in url:
+        return url
+    cut = len(url)
+    for mark in "?#":
+        pos = url.find(mark)
+        if 0 <= pos < cut:
+            cut = pos
+    return url[:cut].replace("\\", "/") + url[cut:]
 
 
 def split_url(url: str) -> "tuple[str, str, int | None, str]":
@@ -15,6 +53,8 @@ def split_url(url: str) -> "tuple[str, str, int | None, str]":
     ``port`` is ``None`` when absent, ``rest`` is path + query + fragment.
     Raises ``ValueError`` for a URL without ``scheme://``.
     """
+    url = whatwg_clean(url)
+    url = _special_slashes(url, _scheme_of(url) in SPECIAL_SCHEMES)
     sep = url.find("://")
     if sep <= 0:
         raise ValueError("not an absolute URL: " + repr(url))
@@ -64,9 +104,11 @@ def is_absolute(url: str) -> bool:
 
 def resolve(url: str, base: str) -> str:
     """Resolve ``url`` against the absolute URL ``base`` (like the browser does)."""
+    url = whatwg_clean(url)
     if is_absolute(url):
-        return url
+        return _special_slashes(url, _scheme_of(url) in SPECIAL_SCHEMES)
     scheme, _, _, _ = split_url(base)
+    url = _special_slashes(url, scheme in SPECIAL_SCHEMES)
     if url.startswith("//"):
         return scheme + ":" + url
     root = origin(base)
