@@ -177,6 +177,10 @@ class FakeServer:
     def _api(self, request, path: str) -> tuple:
         auth = request.headers.get("authorization") or ""
         token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else None
+        if path == "/api/admin" and token in self.valid_access:
+            request.answered = 401
+            challenge = 'Bearer error="insufficient_scope", scope="admin"'
+            return 401, {"error": "insufficient_scope"}, {"WWW-Authenticate": challenge}
         if path == "/api/always401" or token not in self.valid_access:
             request.answered = 401
             return 401, {"error": "invalid_token"}, {"WWW-Authenticate": "Bearer"}
