@@ -18,9 +18,42 @@ import urllib.response
 from email.message import Message
 from typing import Any
 
-from authfetch.core import ReplayableRequest, SyncAuthSession
+from authfetch.core import ReplayableRequest, SyncAuthSession, TransportError, origin
 
 DEFAULT_TIMEOUT_S = 30.0
+
+
+class _SameOriginAuthRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects like a browser does: ``Authorization`` never crosses to another origin.
+
+    urllib's own handler copies every header to the redirected request, so a
+    bearer meant for the API would be sent to wherever the API redirects.
+    """
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Message,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        """The redirected request, without ``Authorization`` if it leaves the origin."""
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and _origin_or_none(new.full_url) != _origin_or_none(req.full_url):
+            for name in [n for n in new.headers if n.lower() == "authorization"]:
+                del new.headers[name]
+            new.unredirected_hdrs.pop("Authorization", None)
+        return new
+
+
+def _origin_or_none(url: str) -> str | None:
+    """The origin of ``url``, or ``None`` when it has none."""
+    try:
+        return origin(url)
+    except ValueError:
+        return None
 
 
 class UrllibResponse:
@@ -41,28 +74,33 @@ class UrllibResponse:
 
 
 class UrllibTransport:
-    """The core's sync transport over ``urllib.request.urlopen`` (patched or not).
+    """The core's sync transport over urllib (patched by pyodide-http in the browser, or not).
 
     HTTP error statuses come back as responses, not exceptions; only a failure
-    to get any response raises (the core counts that as a network error).
+    to get any response raises ``TransportError`` (the core's network error).
+    Redirects drop ``Authorization`` when they change origin, as browsers do.
     """
 
     def __init__(self, timeout: float = DEFAULT_TIMEOUT_S) -> None:
         """Send with ``timeout`` seconds (ignored by pyodide-http on the main thread)."""
         self.timeout = timeout
 
-    def send(self, request: ReplayableRequest) -> UrllibResponse:
-        """Send ``request`` once."""
+    def send(self, request: ReplayableRequest, timeout: float | None = None) -> UrllibResponse:
+        """Send ``request`` once, within ``timeout`` seconds (default: the transport's)."""
         outgoing = urllib.request.Request(
             request.url, data=request.body, headers=dict(request.headers.items()),
             method=request.method,
         )  # fmt: skip
-        # Looked up at call time: pyodide-http replaces urlopen when it patches.
+        # An opener of urllib's own per call: pyodide-http replaces OpenerDirector.open
+        # when it patches (the browser then follows redirects itself, as fetch does).
+        opener = urllib.request.build_opener(_SameOriginAuthRedirects())
         try:
-            with urllib.request.urlopen(outgoing, timeout=self.timeout) as answer:
+            with opener.open(outgoing, timeout=timeout or self.timeout) as answer:
                 return UrllibResponse(answer.status, answer.headers, answer.read(), request.url)
         except urllib.error.HTTPError as error:
             return UrllibResponse(error.code, error.headers, error.read(), request.url)
+        except OSError as error:  # URLError, timeouts, refused connections
+            raise TransportError(str(error))  # noqa: B904
 
 
 def _as_replayable(target: str | urllib.request.Request, data: Any) -> ReplayableRequest:
