@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -15,9 +16,9 @@ from authfetch.urllib_opener import UrllibTransport
 class _Recorder(BaseHTTPRequestHandler):
     """Answers ``/go?to=URL`` with a 302 to URL; anything else echoes the Authorization seen."""
 
-    seen: list[tuple[int, str | None]] = []
+    seen: ClassVar[list[tuple[int, str | None]]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         """Redirect or echo."""
         if self.path.startswith("/go?to="):
             self.send_response(302)
