@@ -72,6 +72,7 @@ class SessionMachine:
         self.state = SIGNED_IN if tokens is not None else SIGNED_OUT
         self.flight: TokenSet | None = None
         self.refreshes = 0
+        self.ended: set = set()
 
     # -- reading ---------------------------------------------------------------
 
@@ -100,10 +101,20 @@ class SessionMachine:
         self.tokens, self.flight = tokens, None
         return [Event(TOKENS, {"tokens": tokens, "source": "login"})]
 
+    def is_dead(self, tokens: "TokenSet | None") -> bool:
+        """Tell whether ``tokens`` belong to a sign-in this tab saw end (never taken back)."""
+        return tokens is not None and tokens.login in self.ended
+
     def adopt(self, tokens: "TokenSet | None") -> "list[Event]":
-        """Another tab's session (``None``: it signed out): taken only if newer than ours."""
+        """Another tab's session (``None``: it signed out): taken only if newer than ours.
+
+        A sign-in this tab saw end (logged out, refused, or removed by another
+        tab) is never taken back: a late write of it by a slower tab is dead.
+        """
         if tokens is None:
             return self.sign_out(EXTERNAL)
+        if self.is_dead(tokens):
+            return []
         if self.tokens is not None and not tokens.is_newer_than(self.tokens):
             return []
         self._go(ADOPT)
@@ -159,12 +170,15 @@ class SessionMachine:
         if not self._lands(flight):
             return []
         self._go(REFRESH_REFUSED)
+        self.ended.add(flight.login)
         self.tokens, self.flight = None, None
         return [Event(REFRESH_ERROR, {"error": error}), Event(LOGOUT, {"reason": EXPIRED})]
 
     def sign_out(self, reason: str) -> "list[Event]":
         """Forget the session (``reason``: logout or external); an event only if there was one."""
         had = self.tokens is not None
+        if self.tokens is not None:
+            self.ended.add(self.tokens.login)
         self._go(SIGN_OUT)
         self.tokens, self.flight = None, None
         return [Event(LOGOUT, {"reason": reason})] if had else []

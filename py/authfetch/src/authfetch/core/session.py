@@ -103,12 +103,19 @@ class SessionCore:
     # -- transitions with their storage --------------------------------------------
 
     def adopt(self, tokens: "TokenSet | None") -> None:
-        """Another tab stored ``tokens`` (``None``: it signed out): take them if newer."""
+        """Another tab stored ``tokens`` (``None``: it signed out): take them if newer.
+
+        If the store still holds a sign-in this tab knows has ended (a slower
+        tab wrote it after the sign-out), it is removed, so a reload starts
+        signed out.
+        """
         self._emit_all(self.machine.adopt(tokens))
+        if self.machine.is_dead(self.store.load()):
+            self.store.clear()
 
     def on_external_logout(self) -> None:
         """Another tab cleared the session: forget it, ``on_logout("external")`` once."""
-        self._emit_all(self.machine.sign_out(EXTERNAL))
+        self.adopt(None)
 
     def _commit_login(self, tokens: "TokenSet") -> None:
         """Make a fresh sign-in current and store it."""

@@ -1,0 +1,567 @@
+"""Property tests of the core: tabs, a sync session and a hostile scheduler (hypothesis).
+
+Two async sessions (tabs) share one store, its cross-tab copy, one cross-tab
+lock and ``storage`` events; a sync session shares tab 0's machine. A fake
+token server rotates refresh tokens and revokes a family on reuse (grace 0).
+Every answer is held until hypothesis chooses to deliver it — in any order,
+as an answer, a network error, or a rotation whose answer is lost — while
+requests, clock jumps, refusals, 5xx, sign-ins as another user, logouts,
+cancellations and storage events interleave. After every step the
+invariants below are checked; at teardown every request must have ended.
+
+Profiles: ``ci`` (default: 150 examples, derandomized, part of ``make test``)
+and ``soak`` (``AUTHFETCH_HYPOTHESIS=soak``, random, ``AUTHFETCH_SOAK_EXAMPLES``
+examples, default 10,000 — about 20 minutes here: ``make soak``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+
+from hypothesis import HealthCheck, event, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from authfetch.core import (
+    AuthConfig,
+    AuthFetchError,
+    AuthSession,
+    Headers,
+    KeyValueStore,
+    ReplayableRequest,
+    SyncAuthSession,
+    TokenSet,
+    TransportError,
+    split_url,
+)
+
+API = "https://api.example"
+FOREIGN = "https://elsewhere.example"
+USERS = {"demo": "demo-pass", "other": "other-pass"}
+ACCESS_TTL = 60.0
+
+settings.register_profile(
+    "ci",
+    max_examples=150,
+    stateful_step_count=50,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "soak",
+    max_examples=int(os.environ.get("AUTHFETCH_SOAK_EXAMPLES", "10000")),
+    stateful_step_count=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+PROFILE = os.environ.get("AUTHFETCH_HYPOTHESIS", "ci")
+
+
+class Clock:
+    """Shared fake time; ``sleep`` (refresh backoff) advances it and yields once."""
+
+    def __init__(self) -> None:
+        self.t = 1_700_000_000.0
+
+    def now(self) -> float:
+        """Fake local time (the server's too: no skew)."""
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        """Advance instead of waiting."""
+        self.t += seconds
+        await asyncio.sleep(0)
+
+
+class SyncClock(Clock):
+    """The same clock with a blocking sleep."""
+
+    def sleep(self, seconds: float) -> None:  # type: ignore[override]
+        """Advance instead of blocking."""
+        self.t += seconds
+
+
+class Answer:
+    """A response: status, headers, body (``json()`` async or not, by driver)."""
+
+    def __init__(self, status: int, payload: object = None, challenge: str | None = None) -> None:
+        self.status = status
+        self.payload = payload
+        self.headers = Headers({"WWW-Authenticate": challenge} if challenge else {})
+
+    async def json(self) -> object:
+        """The body."""
+        return self.payload
+
+
+class SyncAnswer(Answer):
+    """A response for the sync driver."""
+
+    def json(self) -> object:  # type: ignore[override]
+        """The body."""
+        return self.payload
+
+
+class Server:
+    """Token server with rotation and reuse detection (grace 0), and a tiny API."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.ids = itertools.count(1)
+        self.refresh_tokens: dict[str, dict] = {}  # token -> {family, used}
+        self.access_tokens: dict[str, tuple[str, float]] = {}  # token -> (family, exp)
+        self.families: dict[str, dict] = {}  # family -> {user, revoked}
+        self.presented: list[str] = []
+        self.lost_after_commit: set[str] = set()
+        self.script: list[int] = []  # next refresh answers: a status to give instead
+        self.bearers_off_origin: list[str] = []
+        self.items: list[str] = []
+
+    def _issue(self, family: str) -> dict:
+        n = next(self.ids)
+        access, refresh = f"a{n}.{family}", f"r{n}.{family}"
+        self.access_tokens[access] = (family, self.clock.t + ACCESS_TTL)
+        self.refresh_tokens[refresh] = {"family": family, "used": False}
+        return {"access_token": access, "refresh_token": refresh, "expires_in": ACCESS_TTL}
+
+    def handle(self, request: ReplayableRequest) -> tuple[int, object, str | None]:
+        """Answer ``request`` now (the commit point)."""
+        scheme, host, _port, rest = split_url(request.url)
+        if f"{scheme}://{host}" != API:
+            if "authorization" in request.headers:
+                self.bearers_off_origin.append(request.url)
+            return 200, {"foreign": True}, None
+        path = rest.split("?")[0]
+        body = request.json() or {}
+        if path == "/auth/login":
+            if USERS.get(body.get("username")) != body.get("password"):
+                return 401, {"error": "invalid_credentials"}, None
+            family = f"f{next(self.ids)}"
+            self.families[family] = {"user": body["username"], "revoked": False}
+            return 200, self._issue(family), None
+        if path == "/auth/refresh":
+            token = body.get("refresh_token")
+            if self.script:  # refused or failed before looking at the token: not consumed
+                return self.script.pop(0), {"error": "scripted"}, None
+            self.presented.append(token)
+            record = self.refresh_tokens.get(token)
+            if record is None or self.families[record["family"]]["revoked"]:
+                return 400, {"error": "invalid_grant"}, None
+            if record["used"]:
+                self.families[record["family"]]["revoked"] = True
+                return 400, {"error": "invalid_grant"}, None
+            record["used"] = True
+            return 200, self._issue(record["family"]), None
+        if path == "/auth/logout":
+            record = self.refresh_tokens.get(body.get("refresh_token"))
+            if record is not None:
+                self.families[record["family"]]["revoked"] = True
+            return 204, None, None
+        auth = request.headers.get("authorization") or ""
+        family, exp = self.access_tokens.get(auth[len("Bearer ") :], ("", 0.0))
+        if not family or self.families[family]["revoked"] or exp <= self.clock.t:
+            return 401, {"error": "invalid_token"}, 'Bearer error="invalid_token"'
+        if request.method == "POST":
+            self.items.append(request.headers.get("x-request") or "")
+        return 200, {"user": self.families[family]["user"]}, None
+
+
+class Pending:
+    """A send waiting for hypothesis to deliver it."""
+
+    def __init__(self, request: ReplayableRequest) -> None:
+        self.request = request
+        self.event = asyncio.Event()
+        self.outcome: Answer | Exception | None = None
+
+
+class HeldTransport:
+    """Async transport whose sends wait until delivered by a rule."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    async def send(self, request: ReplayableRequest) -> Answer:
+        """Park the send; return (or raise) what the delivery decided."""
+        pending = Pending(request)
+        self.world.pending.append(pending)
+        await pending.event.wait()
+        if isinstance(pending.outcome, Exception):
+            raise pending.outcome
+        assert pending.outcome is not None
+        return pending.outcome
+
+
+class InstantTransport:
+    """The sync session's transport: the server answers at once."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    def send(self, request: ReplayableRequest, timeout: float | None = None) -> SyncAnswer:
+        """Answer now."""
+        self.world.sends.append(request)
+        status, payload, challenge = self.world.server.handle(request)
+        return SyncAnswer(status, payload, challenge)
+
+
+class TabStore(KeyValueStore):
+    """One tab's view of the shared ``localStorage`` + its consistent copy (IndexedDB).
+
+    Writes reach the other tabs as ``storage`` events, delivered later by a rule.
+    """
+
+    def __init__(self, world: World, tab: int) -> None:
+        super().__init__(world.local, "authfetch.session")
+        self.world = world
+        self.tab = tab
+
+    def save(self, tokens: TokenSet) -> None:
+        """Write and queue a storage event for the other tabs."""
+        assert tokens.login not in self.world.ended, "a logged-out sign-in was stored again"
+        super().save(tokens)
+        self.world.saved.append(tokens)
+        self.world.queue_storage_event(self.tab, tokens.to_json())
+
+    def clear(self) -> None:
+        """Remove and queue a storage event for the other tabs."""
+        super().clear()
+        self.world.queue_storage_event(self.tab, None)
+
+    async def load_consistent(self) -> TokenSet | None:
+        """The consistent copy (falls back to the page store when never written)."""
+        text = self.world.central
+        if text is None:
+            return self.load()
+        return None if text == "null" else TokenSet.from_json(text)
+
+    async def save_consistent(self, tokens: TokenSet | None) -> None:
+        """Write the consistent copy."""
+        self.world.central = "null" if tokens is None else tokens.to_json()
+
+    def save_consistent_soon(self, tokens: TokenSet | None) -> None:
+        """The sync driver's write of the copy (immediate here)."""
+        self.world.central = "null" if tokens is None else tokens.to_json()
+
+
+class Lock:
+    """The cross-tab lock: one asyncio lock for every tab."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+
+    def __call__(self) -> Lock:
+        return self
+
+    async def __aenter__(self) -> Lock:
+        await self.lock.acquire()
+        return self
+
+    async def __aexit__(self, *exc: object) -> bool:
+        self.lock.release()
+        return False
+
+
+class World:
+    """Everything of one example: loop, clock, server, tabs, sync session, records."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        self.clock = Clock()
+        self.server = Server(self.clock)
+        self.pending: list[Pending] = []
+        self.sends: list[ReplayableRequest] = []
+        self.local = _Backend()
+        self.central: str | None = None
+        self.saved: list[TokenSet] = []
+        self.ended: set[str] = set()  # sign-ins a user logged out of, or the server refused
+        self.storage_events: list[tuple[int, str | None]] = []
+        self.logouts: list[list[str]] = [[], []]
+        self.events: list[list[str]] = [[], []]
+        self.tasks: list[asyncio.Task] = []
+        lock = Lock()
+        self.tabs = [
+            AuthSession(self._config(i), HeldTransport(self), TabStore(self, i), lock, self.clock)
+            for i in range(2)
+        ]
+        self.sync = SyncAuthSession(
+            self._config(0),
+            InstantTransport(self),
+            self.tabs[0].store,
+            SyncClock(),
+            self.tabs[0].machine,
+        )
+        self.sync.clock.t = self.clock.t
+
+    def _config(self, tab: int) -> AuthConfig:
+        return AuthConfig(
+            API,
+            random=lambda: 0.5,
+            refresh_timeout=None,
+            on_event=lambda event: self.events[tab].append(event.name),
+            on_logout=self.logouts[tab].append,
+        )
+
+    def queue_storage_event(self, writer: int, value: str | None) -> None:
+        """A write by ``writer`` reaches the other tab later (a ``storage`` event)."""
+        self.storage_events.append((1 - writer, value))
+
+    def settle(self) -> None:
+        """Run the loop until every task is waiting on something only a rule can give."""
+        self.loop.run_until_complete(asyncio.sleep(0))
+        while self.loop._ready:
+            self.loop.run_until_complete(asyncio.sleep(0))
+
+    def start(self, coroutine) -> None:
+        """Run ``coroutine`` as a task (a caller)."""
+        self.tasks.append(self.loop.create_task(coroutine))
+        self.settle()
+
+
+class _Backend:
+    """``localStorage`` shared by both tabs."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, str] = {}
+
+    def getItem(self, key: str) -> str | None:
+        """Value or None."""
+        return self.data.get(key)
+
+    def setItem(self, key: str, value: str) -> None:
+        """Set."""
+        self.data[key] = value
+
+    def removeItem(self, key: str) -> None:
+        """Remove."""
+        self.data.pop(key, None)
+
+
+class SessionProperties(RuleBasedStateMachine):
+    """Tabs, a sync session and a hostile scheduler against a rotating server."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.world = World()
+        self.request_ids = itertools.count(1)
+        self._sign_in_both_tabs()
+
+    def _sign_in_both_tabs(self) -> None:
+        """Start where the interesting part is: tab 0 signed in, tab 1 told by a storage event."""
+        world = self.world
+        world.start(world.tabs[0].login("demo", USERS["demo"]))
+        self._deliver(world.pending[0], "answer")
+        self.storage_event()
+
+    def teardown(self) -> None:
+        """Deliver everything; every request must end, once."""
+        world = self.world
+        for _ in range(200):
+            if not world.pending and not world.storage_events:
+                break
+            if world.pending:
+                self._deliver(world.pending[0], "answer")
+            else:
+                self.storage_event()
+        world.settle()
+        try:
+            for task in world.tasks:
+                assert task.done(), "a request never ended"
+                if task.cancelled():
+                    continue
+                error = task.exception()
+                assert error is None or isinstance(error, (AuthFetchError, TransportError)), (
+                    f"request ended with an unnamed error: {error!r}"
+                )
+            counts: dict[str, int] = {}
+            for request in world.sends + [p.request for p in world.pending]:
+                rid = request.headers.get("x-request")
+                if rid:
+                    counts[rid] = counts.get(rid, 0) + 1
+            assert max(counts.values(), default=0) <= 2, "a request was sent more than twice"
+        finally:
+            for task in world.tasks:
+                task.cancel()
+            world.settle()
+            world.loop.close()
+
+    # -- callers -----------------------------------------------------------------
+
+    def _request(self, url: str = API + "/api/items", method: str = "GET") -> ReplayableRequest:
+        rid = str(next(self.request_ids))
+        body = {"n": rid} if method == "POST" else None
+        return ReplayableRequest(url, method, {"X-Request": rid}, body)
+
+    @rule(
+        tab=st.integers(0, 1),
+        method=st.sampled_from(["GET", "GET", "POST"]),
+        later=st.sampled_from([0.0, 0.0, 45.0, 61.0]),
+        origin=st.sampled_from([API, API, API, FOREIGN]),
+    )
+    def request(self, tab: int, method: str, later: float, origin: str) -> None:
+        """A page request through a tab, possibly after time passed, possibly off the allow-list."""
+        self.world.clock.t += later
+        self.world.start(self.world.tabs[tab].fetch(self._request(origin + "/api/items", method)))
+
+    @rule(tab=st.integers(0, 1), user=st.sampled_from(sorted(USERS)))
+    def login(self, tab: int, user: str) -> None:
+        """Sign in (as one of two users) in a tab."""
+        self.world.start(self.world.tabs[tab].login(user, USERS[user]))
+
+    @rule(tab=st.integers(0, 1))
+    def logout(self, tab: int) -> None:
+        """Log out in a tab."""
+        session = self.world.tabs[tab]
+        if session.tokens is not None:
+            self.world.ended.add(session.tokens.login)
+        self.world.start(session.logout())
+
+    @rule(tab=st.integers(0, 1))
+    def timer(self, tab: int) -> None:
+        """The proactive timer (or visibilitychange) fires in a tab."""
+        self.world.start(self.world.tabs[tab].ensure_fresh())
+
+    @precondition(lambda self: not any(self._is_refresh(p) for p in self.world.pending))
+    @rule()
+    def sync_request(self) -> None:
+        """A synchronous urllib request in tab 0 (it blocks the tab; another tab's refresh
+        in flight at that moment is the documented limit, left to the server's grace)."""
+        world = self.world
+        world.sync.clock.t = world.clock.t
+        with contextlib.suppress(AuthFetchError, TransportError):
+            world.sync.fetch(self._request())
+        world.clock.t = max(world.clock.t, world.sync.clock.t)
+        world.settle()
+
+    @precondition(lambda self: any(not t.done() for t in self.world.tasks))
+    @rule(data=st.data())
+    def cancel(self, data: st.DataObject) -> None:
+        """A caller gives up (``task.cancel()``)."""
+        running = [t for t in self.world.tasks if not t.done()]
+        data.draw(st.sampled_from(running)).cancel()
+        self.world.settle()
+
+    # -- the world -------------------------------------------------------------------
+
+    @rule(seconds=st.sampled_from([1.0, 20.0, 45.0, 61.0, 300.0]))
+    def advance(self, seconds: float) -> None:
+        """Time passes (tokens expire on the server's clock and the tabs')."""
+        self.world.clock.t += seconds
+        self.world.settle()
+
+    @rule(status=st.sampled_from([400, 500, 503]))
+    def script_refresh(self, status: int) -> None:
+        """The next refresh is refused (400) or fails (5xx)."""
+        self.world.server.script.append(status)
+
+    @precondition(lambda self: bool(self.world.storage_events))
+    @rule()
+    def storage_event(self) -> None:
+        """The oldest pending ``storage`` event reaches its tab."""
+        tab, value = self.world.storage_events.pop(0)
+        session = self.world.tabs[tab]
+        session.adopt(TokenSet.from_json(value) if value else None)
+        self.world.settle()
+
+    @precondition(lambda self: bool(self.world.pending))
+    @rule(data=st.data(), mode=st.sampled_from(["answer", "answer", "network", "lost"]))
+    def deliver(self, data: st.DataObject, mode: str) -> None:
+        """Any waiting send gets its answer, a network error, or is lost after the commit."""
+        pending = data.draw(st.sampled_from(self.world.pending))
+        self._deliver(pending, mode)
+
+    def _deliver(self, pending: Pending, mode: str) -> None:
+        world = self.world
+        world.pending.remove(pending)
+        world.sends.append(pending.request)
+        if mode == "network":
+            pending.outcome = TransportError("network down")
+        else:
+            status, payload, challenge = world.server.handle(pending.request)
+            if mode == "lost":
+                if self._is_refresh(pending):
+                    world.server.lost_after_commit.add(pending.request.json()["refresh_token"])
+                pending.outcome = TransportError("answer lost")
+            else:
+                pending.outcome = Answer(status, payload, challenge)
+        pending.event.set()
+        if self._is_refresh(pending):
+            event(f"refresh {mode} (signed in: {[t.tokens is not None for t in world.tabs]})")
+        world.settle()
+
+    @staticmethod
+    def _is_refresh(pending: Pending) -> bool:
+        return pending.request.role == "refresh"
+
+    # -- invariants -------------------------------------------------------------------
+
+    @invariant()
+    def no_refresh_token_is_presented_twice(self) -> None:
+        """A refresh token is presented once (unless its answer was lost after the commit)."""
+        seen: set[str] = set()
+        for token in self.world.server.presented:
+            assert token not in seen or token in self.world.server.lost_after_commit, (
+                f"refresh token presented twice: {token}"
+            )
+            seen.add(token)
+
+    @invariant()
+    def at_most_one_refresh_in_flight(self) -> None:
+        """At most one refresh call is on the wire for the store."""
+        refreshes = [p for p in self.world.pending if self._is_refresh(p)]
+        assert len(refreshes) <= 1, "two refreshes in flight at once"
+
+    @invariant()
+    def bearer_stays_home(self) -> None:
+        """No request to another origin ever carried the bearer."""
+        assert self.world.server.bearers_off_origin == []
+
+    @invariant()
+    def on_logout_at_most_once_per_session(self) -> None:
+        """Between two sessions, a tab fires ``logout`` at most once."""
+        for names in self.world.events:
+            ended = False
+            for name in names:
+                if name == "tokens":
+                    ended = False
+                elif name == "logout":
+                    assert not ended, "logout fired twice for one session"
+                    ended = True
+
+    @invariant()
+    def late_results_never_win(self) -> None:
+        """The store never goes back: within a sign-in versions rise, and an older sign-in
+        (another user's included) never comes back once a newer one was stored."""
+        order: list[str] = []
+        versions: dict[str, int] = {}
+        for tokens in self.world.saved:
+            if tokens.login in versions:
+                assert order[-1] == tokens.login, "an older sign-in was stored again"
+                assert tokens.version > versions[tokens.login], "an older refresh was stored"
+            else:
+                order.append(tokens.login)
+            versions[tokens.login] = tokens.version
+
+    @invariant()
+    def tabs_agree_with_the_store_when_quiet(self) -> None:
+        """With nothing in flight and every storage event delivered, every tab holds what the
+        store holds (or nothing when the store is empty)."""
+        world = self.world
+        if world.pending or world.storage_events:
+            return
+        stored = world.tabs[0].store.load()
+        for tab in world.tabs:
+            if stored is None:
+                assert tab.tokens is None, "a tab kept a session the store no longer has"
+            elif tab.tokens is not None:
+                assert tab.tokens == stored or not tab.tokens.is_newer_than(stored)
+
+
+SessionProperties.TestCase.settings = settings.get_profile(PROFILE)
+TestSessionProperties = SessionProperties.TestCase
+TestSessionProperties.__doc__ = "Run the session state machine under hypothesis (see the module)."
