@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 import urllib.response
 from email.message import Message
+from http.client import HTTPMessage
 from typing import Any
 
 from authfetch.core import ReplayableRequest, SyncAuthSession, TransportError, origin
@@ -36,7 +37,7 @@ class _SameOriginAuthRedirects(urllib.request.HTTPRedirectHandler):
         fp: Any,
         code: int,
         msg: str,
-        headers: Message,
+        headers: "HTTPMessage",
         newurl: str,
     ) -> urllib.request.Request | None:
         """The redirected request, without ``Authorization`` if it leaves the origin."""

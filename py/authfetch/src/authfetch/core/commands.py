@@ -29,7 +29,7 @@ class Send:
 class ReadJson:
     """Read ``response``'s body as JSON (a body that is not JSON raises ``ValueError``)."""
 
-    def __init__(self, response: object) -> None:
+    def __init__(self, response: "Any") -> None:
         self.response = response
 
 
@@ -60,5 +60,7 @@ class Persist:
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .request import ReplayableRequest
     from .tokens import TokenSet

@@ -45,7 +45,9 @@ class NotReplayableError(AuthFetchError):
     and send again. ``response`` is the response that would have been retried.
     """
 
-    def __init__(self, message: str = "request body cannot be replayed", response=None) -> None:
+    def __init__(
+        self, message: str = "request body cannot be replayed", response: "Any" = None
+    ) -> None:
         super().__init__(message)
         self.response = response
 
@@ -67,3 +69,8 @@ class TransportError(Exception):
     Transports may raise this or any other exception: the core treats every
     exception from ``transport.send`` as a network failure.
     """
+
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any

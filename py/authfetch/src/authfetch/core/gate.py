@@ -28,7 +28,7 @@ class RefreshGate:
 
     def __init__(self) -> None:
         self._flight: _Flight | None = None
-        self._task: object = None
+        self._task: asyncio.Task | None = None
         self.runs = 0
 
     @property

@@ -92,7 +92,7 @@ def challenge_error(challenge: "str | None") -> "str | None":
         return value[:cut]
 
 
-def _call_claims(decode_claims: object, access_token: str) -> dict:
+def _call_claims(decode_claims: "Callable[[str], Any] | None", access_token: "Any") -> dict:
     """Run the edge's claims decoder; any failure or non-dict gives ``{}``."""
     if decode_claims is None:
         return {}
@@ -136,17 +136,17 @@ class AuthConfig:
         logout_endpoint: "str | None" = "/auth/logout",
         allowed_origins: "list | tuple | None" = None,
         leeway: "float | None" = None,
-        is_token_expired: object = None,
+        is_token_expired: "Callable[[ReplayableRequest, Response], bool] | None" = None,
         refresh_attempts: int = 3,
         refresh_timeout: "float | None" = DEFAULT_REFRESH_TIMEOUT,
         backoff_base: float = 0.5,
         backoff_cap: float = 8.0,
-        random: object = None,
-        decode_claims: object = None,
-        on_tokens: object = None,
-        on_refresh_error: object = None,
-        on_logout: object = None,
-        on_event: object = None,
+        random: "Callable[[], float] | None" = None,
+        decode_claims: "Callable[[str], Any] | None" = None,
+        on_tokens: "Callable[[TokenSet], object] | None" = None,
+        on_refresh_error: "Callable[[Exception], object] | None" = None,
+        on_logout: "Callable[[str], object] | None" = None,
+        on_event: "Callable[[Event], object] | None" = None,
     ) -> None:
         self.api_base = api_base
         self.base_url = base_url or api_base
@@ -190,7 +190,7 @@ class AuthConfig:
         """Tell whether a request to absolute ``url`` may carry the access token."""
         return self.is_allowed_origin(url) and not self.is_auth_endpoint(url)
 
-    def should_retry(self, request: object, response: object) -> bool:
+    def should_retry(self, request: "ReplayableRequest", response: "Response") -> bool:
         """Tell whether ``response`` to a sent ``request`` calls for refresh-and-replay.
 
         Only for requests that carried our bearer, did not opt out, and are not
@@ -213,7 +213,7 @@ class AuthConfig:
     def token_set(
         self,
         payload: dict,
-        headers: object,
+        headers: "Any",
         now: float,
         previous: "TokenSet | None" = None,
         login: str = "",
@@ -242,5 +242,9 @@ def _same(url: str, endpoint: str) -> bool:
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from .events import Event
     from .ports import Response
     from .request import ReplayableRequest

@@ -37,7 +37,7 @@ class KeyValueStore:
     nothing to be consistent with.
     """
 
-    def __init__(self, backend: object, key: str = STORAGE_KEY) -> None:
+    def __init__(self, backend: "Any", key: str = STORAGE_KEY) -> None:
         self.backend = backend
         self.key = key
 

@@ -8,7 +8,7 @@ from .events import ROLE_API
 class Headers:
     """A small case-insensitive header mapping that keeps the first spelling of each name."""
 
-    def __init__(self, items: object = None) -> None:
+    def __init__(self, items: "Any" = None) -> None:
         self._items: dict = {}
         if items is None:
             return
@@ -34,7 +34,7 @@ class Headers:
         """Tell whether ``name`` is present (any case)."""
         return isinstance(name, str) and name.lower() in self._items
 
-    def __iter__(self):
+    def __iter__(self) -> "Iterator[str]":
         """Iterate over the header names as first spelled."""
         return iter([pair[0] for pair in self._items.values()])
 
@@ -79,7 +79,7 @@ class Headers:
         return Headers(self.items())
 
 
-def body_bytes(body: object, headers: Headers) -> "bytes | None":
+def body_bytes(body: "Any", headers: Headers) -> "bytes | None":
     """Copy a body to ``bytes`` before the first send, so it can be replayed.
 
     ``str`` is UTF-8 encoded, ``bytes``/``bytearray``/``memoryview`` are copied,
@@ -118,8 +118,8 @@ class ReplayableRequest:
         self,
         url: str,
         method: str = "GET",
-        headers: object = None,
-        body: object = None,
+        headers: "Any" = None,
+        body: "Any" = None,
         stream: bool = False,
         retry: bool = True,
         options: "dict | None" = None,
@@ -149,10 +149,16 @@ class ReplayableRequest:
             clone.headers["Authorization"] = "Bearer " + token
         return clone
 
-    def json(self) -> object:
+    def json(self) -> "Any":
         """Decode the body as JSON (handy for transports and tests)."""
         return None if self.body is None else json.loads(self.body)
 
     def __repr__(self) -> str:
         """Describe the request without headers or body."""
         return "<ReplayableRequest " + self.method + " " + self.url + ">"
+
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any

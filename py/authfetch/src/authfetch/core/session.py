@@ -32,11 +32,13 @@ class SessionCore:
     session shares the async one's); by default a new one starts from the store.
     """
 
+    clock: "Clock | SyncClock"
+
     def __init__(
         self,
         config: "AuthConfig",
         store: "Store | None",
-        clock: object,
+        clock: "Clock | SyncClock",
         machine: "SessionMachine | None" = None,
     ) -> None:
         self.config = config
@@ -69,9 +71,10 @@ class SessionCore:
     def refresh_due_at(self) -> "float | None":
         """Local epoch seconds at which a proactive refresh is due (for the edge's timer)."""
         tokens = self.machine.tokens
-        if tokens is None or tokens.refresh_token is None or tokens.expires_at is None:
+        if tokens is None or tokens.refresh_token is None:
             return None
-        return tokens.local_expires_at() - tokens.leeway(self.config.leeway)
+        expires = tokens.local_expires_at()
+        return None if expires is None else expires - tokens.leeway(self.config.leeway)
 
     # -- events ------------------------------------------------------------------
 
@@ -79,7 +82,7 @@ class SessionCore:
         """Tell ``on_event`` and the matching hook; a failing listener never breaks the session."""
         config = self.config
         detail = event.detail
-        calls = [(config.on_event, event)]
+        calls: list[tuple[Callable[[Any], object] | None, Any]] = [(config.on_event, event)]
         if event.name == TOKENS:
             calls.append((config.on_tokens, detail["tokens"]))
         elif event.name == REFRESH_ERROR:
@@ -215,6 +218,8 @@ class AuthSession(SessionCore):
         self.lock: LockFactory = lock or no_lock
         self.gate = RefreshGate()
 
+    clock: "Clock"
+
     async def login(self, username: str, password: str) -> "TokenSet":
         """Sign in and store the tokens (under the cross-tab lock); ``LoginError`` if refused."""
         flow = login_flow(self.config, username, password, self.clock.now, new_login_id())
@@ -222,7 +227,7 @@ class AuthSession(SessionCore):
         await self._under_lock(self._commit_login, tokens)
         return tokens
 
-    async def fetch(self, request: "ReplayableRequest") -> object:
+    async def fetch(self, request: "ReplayableRequest") -> "Any":
         """Send a ``ReplayableRequest`` with the bearer; refresh and replay once if needed.
 
         Returns the transport's response (a second 401 included). Raises
@@ -281,9 +286,9 @@ class AuthSession(SessionCore):
         refresh. If the lock is not granted in time, apply anyway: the page's
         own store is still right, and the copy is written without the lock.
         """
-        lock = self.lock()
+        lock: Lock | None = self.lock()
         try:
-            await lock.__aenter__()
+            await lock.__aenter__()  # type: ignore[union-attr]
         except RefreshUnavailableError:
             lock = None
         try:
@@ -295,7 +300,7 @@ class AuthSession(SessionCore):
 
     # -- the driver ------------------------------------------------------------
 
-    async def run(self, flow: "Flow") -> object:
+    async def run(self, flow: "Flow") -> "Any":
         """Drive ``flow`` with this session's ports; return its outcome.
 
         An exception of a port is thrown into the flow. If the driver itself is
@@ -316,23 +321,25 @@ class AuthSession(SessionCore):
                 flow.close()
                 raise
 
-    async def execute(self, command: object) -> object:
+    async def execute(self, command: object) -> "Any":
         """Run one command with this session's ports (the one dispatch of the async driver)."""
         if isinstance(command, Send):
             return await self._send(command)
         if isinstance(command, ReadJson):
-            return await command.response.json()  # type: ignore[attr-defined]
+            return await command.response.json()
         if isinstance(command, Refresh):
             return await self.refresh(command.stale)
         if isinstance(command, Sleep):
-            return await self.clock.sleep(command.seconds)  # type: ignore[attr-defined]
+            await self.clock.sleep(command.seconds)
+            return None
         if isinstance(command, Load):
             return await self.store.load_consistent()
         if isinstance(command, Persist):
-            return await self.store.save_consistent(command.tokens)
+            await self.store.save_consistent(command.tokens)
+            return None
         raise TypeError("unknown flow command " + repr(command))
 
-    async def _send(self, command: Send) -> object:
+    async def _send(self, command: Send) -> "Any":
         """Send with the request's events; a timeout becomes a ``TransportError``."""
         request = command.request
         self.emit(send_event(request))
@@ -360,6 +367,6 @@ if TYPE_CHECKING:
     from .events import Event
     from .flow import Flow
     from .policy import AuthConfig
-    from .ports import Clock, LockFactory, Store, Transport
+    from .ports import Clock, Lock, LockFactory, Store, SyncClock, Transport
     from .request import ReplayableRequest
     from .tokens import TokenSet

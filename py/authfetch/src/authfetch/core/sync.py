@@ -37,6 +37,8 @@ class SyncAuthSession(SessionCore):
         super().__init__(config, store, clock or SystemSyncClock(), machine)
         self.transport = transport
 
+    clock: "SyncClock"
+
     def login(self, username: str, password: str) -> "TokenSet":
         """Sign in and store the tokens; raises ``LoginError`` for a refusal."""
         flow = login_flow(self.config, username, password, self.clock.now, new_login_id())
@@ -45,7 +47,7 @@ class SyncAuthSession(SessionCore):
         self.store.save_consistent_soon(tokens)
         return tokens
 
-    def fetch(self, request: "ReplayableRequest") -> object:
+    def fetch(self, request: "ReplayableRequest") -> "Any":
         """Send a ``ReplayableRequest``; refresh and replay once if needed (see AuthSession)."""
         return self.run(self.request_flow(request))
 
@@ -99,23 +101,25 @@ class SyncAuthSession(SessionCore):
                 flow.close()
                 raise
 
-    def execute(self, command: object) -> object:
+    def execute(self, command: object) -> "Any":
         """Run one command with this session's ports (the one dispatch of the sync driver)."""
         if isinstance(command, Send):
             return self._send(command)
         if isinstance(command, ReadJson):
-            return command.response.json()  # type: ignore[attr-defined]
+            return command.response.json()
         if isinstance(command, Refresh):
             return self.refresh(command.stale)
         if isinstance(command, Sleep):
-            return self.clock.sleep(command.seconds)  # type: ignore[attr-defined]
+            self.clock.sleep(command.seconds)
+            return None
         if isinstance(command, Load):
             return self.store.load()
         if isinstance(command, Persist):
-            return self.store.save_consistent_soon(command.tokens)
+            self.store.save_consistent_soon(command.tokens)
+            return None
         raise TypeError("unknown flow command " + repr(command))
 
-    def _send(self, command: Send) -> object:
+    def _send(self, command: Send) -> "Any":
         """Send with the request's events and the command's timeout."""
         request = command.request
         self.emit(send_event(request))

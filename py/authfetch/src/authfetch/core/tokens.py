@@ -107,8 +107,11 @@ class TokenSet:
         """Build from a dict made by :meth:`to_dict`; raises ``ValueError`` if malformed."""
         if not isinstance(data, dict):
             raise ValueError("token set must be a JSON object")
+        access = data.get("access_token")
+        if not isinstance(access, str):
+            raise ValueError("token set has no access_token")
         rest = {name: data[name] for name in _FIELDS[1:] if name in data}
-        return cls(data.get("access_token"), **rest)
+        return cls(access, **rest)
 
     @classmethod
     def from_json(cls, text: str) -> "TokenSet":
@@ -182,7 +185,7 @@ class TokenSet:
         return f"<TokenSet expires_at={self.expires_at!r} refreshable={refreshable}>"
 
 
-def _expiry(expires_in: object, access_exp: "float | None", server_now: float) -> "float | None":
+def _expiry(expires_in: "Any", access_exp: "float | None", server_now: float) -> "float | None":
     """Pick the access expiry: the JWT ``exp`` if known, else ``now + expires_in``."""
     if access_exp is not None:
         return float(access_exp)
@@ -191,10 +194,17 @@ def _expiry(expires_in: object, access_exp: "float | None", server_now: float) -
     return server_now + float(expires_in)
 
 
-def _refresh_expiry(payload: dict, server_now: float, previous: "TokenSet | None"):
+def _refresh_expiry(
+    payload: dict, server_now: float, previous: "TokenSet | None"
+) -> "float | None":
     """Refresh-token expiry from ``refresh_expires_in``, else the previous one."""
     if payload.get("refresh_expires_in") is not None:
         return server_now + float(payload["refresh_expires_in"])
     if previous is not None and not payload.get("refresh_token"):
         return previous.refresh_expires_at
     return None
+
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
