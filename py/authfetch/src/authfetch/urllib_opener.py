@@ -37,7 +37,7 @@ class _SameOriginAuthRedirects(urllib.request.HTTPRedirectHandler):
         fp: Any,
         code: int,
         msg: str,
-        headers: "HTTPMessage",
+        headers: HTTPMessage,
         newurl: str,
     ) -> urllib.request.Request | None:
         """The redirected request, without ``Authorization`` if it leaves the origin."""
