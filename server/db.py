@@ -44,9 +44,10 @@ CREATE TABLE IF NOT EXISTS refresh_tokens (
     family_id   TEXT NOT NULL REFERENCES families(id) ON DELETE CASCADE,
     parent_hash TEXT,
     created_at  REAL NOT NULL,
-    used_at     REAL              -- set once: rotated, or retired by a grace re-issue
+    used_at     REAL              -- set once: exchanged (has a successor), or retired
 );
 CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens(family_id);
+CREATE INDEX IF NOT EXISTS refresh_tokens_parent ON refresh_tokens(parent_hash);
 CREATE TABLE IF NOT EXISTS items (
     id         INTEGER PRIMARY KEY,
     user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
