@@ -167,12 +167,24 @@ def revoke_by_token(conn: sqlite3.Connection, presented: str, now: float, reason
     return True
 
 
-def family_is_live(conn: sqlite3.Connection, family_id: str, now: float) -> bool:
-    """Whether access tokens of ``family_id`` are still honoured at ``now``."""
+@dataclass(frozen=True)
+class LiveSession:
+    """A login whose access tokens are honoured: not revoked, not past its absolute end."""
+
+    user_id: int
+    username: str
+    expires_at: float
+
+
+def live_session(conn: sqlite3.Connection, family_id: str, now: float) -> LiveSession | None:
+    """The login ``family_id`` if its access tokens are still honoured at ``now``, else None."""
     row = conn.execute(
-        "SELECT revoked_at, expires_at FROM families WHERE id = ?", (family_id,)
+        "SELECT u.id, u.username, f.expires_at FROM families f"
+        " JOIN users u ON u.id = f.user_id"
+        " WHERE f.id = ? AND f.revoked_at IS NULL AND ? < f.expires_at",
+        (family_id, now),
     ).fetchone()
-    return row is not None and row["revoked_at"] is None and now < row["expires_at"]
+    return None if row is None else LiveSession(row["id"], row["username"], row["expires_at"])
 
 
 def _revoke_locked(
