@@ -10,8 +10,14 @@ from flask_cors import CORS
 from werkzeug.security import generate_password_hash
 
 from server import ratelimit
-from server.config import DEFAULT_CONFIG, ORIGIN_RE, PAGE_CSP, PROJECT_ROOT, ConfigError
-from server.config import resolve_config as _resolve_config
+from server.config import (
+    DEFAULT_CONFIG,
+    ORIGIN_RE,
+    PAGE_CSP,
+    PROJECT_ROOT,
+    ConfigError,
+    resolve_config,
+)
 from server.state import EXTENSION_KEY, AppState
 from server.tokens import AccessPolicy, load_secret
 
@@ -34,7 +40,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(DEFAULT_CONFIG)
     if test_config:
         app.config.from_mapping(test_config)
-    _resolve_config(app)
+    resolve_config(app)
 
     from server import api, auth, db, errors, openapi, page, testing
 
