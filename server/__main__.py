@@ -9,7 +9,10 @@ import sys
 from types import FrameType
 from typing import Any
 
-from server import ORIGIN_RE, create_app
+from server import DEFAULT_CONFIG, ORIGIN_RE, ConfigError, create_app
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
 
 
 def _seconds(minimum: float, kind: type[int] | type[float] = int) -> Any:
@@ -35,39 +38,48 @@ def _origin(text: str) -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Parse the command line (the contract in shared/ARCHITECTURE.md)."""
+    """Parse the command line (the contract in shared/ARCHITECTURE.md).
+
+    The lifetimes' defaults are read from :data:`server.DEFAULT_CONFIG`.
+    """
+    defaults = DEFAULT_CONFIG
     parser = argparse.ArgumentParser(prog="python -m server", description=__doc__)
     add = parser.add_argument
-    add("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    add("--port", type=int, default=8000, help="port, 0 = any free one (default 8000)")
+    add("--host", default=DEFAULT_HOST, help="address to bind (default %(default)s)")
+    add(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="port, 0 = any free one (default %(default)s)",
+    )
     add(
         "--access-ttl",
         type=_seconds(1),
-        default=30,
+        default=defaults["ACCESS_TTL"],
         metavar="S",
-        help="access token lifetime in seconds (default 30)",
+        help="access token lifetime in seconds (default %(default)s)",
     )
     add(
         "--refresh-ttl",
         type=_seconds(1),
-        default=8 * 3600,
+        default=defaults["REFRESH_TTL"],
         metavar="S",
-        help="absolute session lifetime from login, never extended (default 28800 = 8 h)",
+        help="absolute session lifetime from login, never extended (default %(default)s)",
     )
     add(
         "--idle-ttl",
         type=_seconds(1),
-        default=30 * 60,
+        default=defaults["IDLE_TTL"],
         metavar="S",
-        help="session ends after this long without a refresh (default 1800 = 30 min)",
+        help="session ends after this long without a refresh (default %(default)s)",
     )
     add(
         "--reuse-grace",
         type=_seconds(0, float),
-        default=10.0,
+        default=defaults["REUSE_GRACE"],
         metavar="S",
-        help="a used refresh token may be presented again this long without "
-        "revoking the session (default 10)",
+        help="a used refresh token may be presented again this long after its first use "
+        "without revoking the session (default %(default)s)",
     )
     add(
         "--db",
@@ -113,15 +125,17 @@ def _stop(_signum: int, _frame: FrameType | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Start the server and block until interrupted (Ctrl-C or SIGTERM)."""
-    import waitress
+    """Start the server and block until interrupted (Ctrl-C or SIGTERM); 2 if it cannot start."""
+    from server.serve import make_server
 
     args = parse_args(argv)
     logging.basicConfig()  # waitress's warnings and errors go to stderr, as with serve()
-    app = create_app(config_from_args(args))
-    server = waitress.create_server(
-        app, host=args.host, port=args.port, threads=8, ident="authfetch"
-    )
+    try:
+        app = create_app(config_from_args(args))
+    except ConfigError as refused:
+        print(f"python -m server: error: {refused}", file=sys.stderr)
+        return 2
+    server = make_server(app, args.host, args.port)
     port = getattr(server, "effective_port", args.port)
     signal.signal(signal.SIGTERM, _stop)
     print(f"authfetch server on http://{args.host}:{port}", flush=True)

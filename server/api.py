@@ -1,18 +1,25 @@
 """The protected API: ``/api/me`` and ``/api/items``; every route needs a Bearer token.
 
-A request without Bearer credentials gets 401 with ``WWW-Authenticate: Bearer``;
-a malformed, forged, expired or revoked token gets 401 with
-``WWW-Authenticate: Bearer error="invalid_token"``; both with a JSON body.
+Every view is wrapped in :func:`bearer_required`, which passes it the
+request's :class:`Principal`. A request without Bearer credentials gets 401
+with ``WWW-Authenticate: Bearer``; a malformed, forged, expired or revoked
+token gets 401 with ``WWW-Authenticate: Bearer error="invalid_token"``; both
+with a JSON body.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import jwt
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import Unauthorized
 
+from server import sessions
 from server.db import get_db
 from server.errors import json_error, json_object
 from server.state import get_state
@@ -36,57 +43,55 @@ class Principal:
     session_expires_at: float
 
 
-def _unauthorized(description: str, *, invalid_token: bool = True) -> Response:
-    """A 401 with the RFC 6750 challenge and a JSON body."""
+PrincipalView = Callable[[Principal], ResponseReturnValue]
+
+
+def _unauthorized(description: str, *, invalid_token: bool = True) -> Unauthorized:
+    """The 401 to raise: the RFC 6750 challenge and a JSON body."""
     if invalid_token:
         quoted = UNSAFE_IN_QUOTES.sub("", description.replace('"', "'"))
         challenge = f'{REALM}, error="invalid_token", error_description="{quoted}"'
-        return json_error(401, "invalid_token", description, {"WWW-Authenticate": challenge})
-    return json_error(401, "unauthorized", description, {"WWW-Authenticate": REALM})
+        answer = json_error(401, "invalid_token", description, {"WWW-Authenticate": challenge})
+    else:
+        answer = json_error(401, "unauthorized", description, {"WWW-Authenticate": REALM})
+    return Unauthorized(description, response=answer)
 
 
-def authenticate() -> Principal | Response:
-    """The principal of the request's Bearer token, or the 401 to answer."""
+def authenticate() -> Principal:
+    """The principal of the request's Bearer token; raises the 401 (``Unauthorized``) if none."""
     headers = request.headers.getlist("Authorization")
     if not headers:
-        return _unauthorized("bearer token required", invalid_token=False)
+        raise _unauthorized("bearer token required", invalid_token=False)
     parts = headers[0].split()
     if not parts or parts[0].lower() != "bearer":
-        return _unauthorized("bearer token required", invalid_token=False)
+        raise _unauthorized("bearer token required", invalid_token=False)
     if len(headers) != 1 or len(parts) != 2:
-        return _unauthorized("malformed Authorization header")
+        raise _unauthorized("malformed Authorization header")
     state = get_state()
     now = state.clock.now()
     try:
         claims = verify_access_token(state.access, parts[1], now)
     except jwt.PyJWTError as rejected:
-        return _unauthorized(f"access token rejected: {rejected}")
-    row = (
-        get_db()
-        .execute(
-            "SELECT u.id, u.username, f.revoked_at, f.expires_at FROM families f"
-            " JOIN users u ON u.id = f.user_id WHERE f.id = ?",
-            (claims["fam"],),
-        )
-        .fetchone()
+        raise _unauthorized(f"access token rejected: {rejected}") from None
+    session = sessions.live_session(get_db(), claims["fam"], now)
+    if session is None or str(session.user_id) != claims["sub"]:
+        raise _unauthorized("unknown session or session ended")
+    return Principal(
+        session.user_id, session.username, claims["fam"], claims["exp"], session.expires_at
     )
-    if row is None or str(row["id"]) != claims["sub"]:
-        return _unauthorized("unknown session")
-    if row["revoked_at"] is not None or now >= row["expires_at"]:
-        return _unauthorized("session ended")
-    return Principal(row["id"], row["username"], claims["fam"], claims["exp"], row["expires_at"])
 
 
-@bp.before_request
-def _require_bearer() -> Response | None:
-    """Authenticate every API request (CORS preflights excepted)."""
-    if request.method == "OPTIONS":
-        return None
-    result = authenticate()
-    if isinstance(result, Response):
-        return result
-    g.principal = result
-    return None
+def bearer_required(
+    view: Callable[[Principal], ResponseReturnValue],
+) -> Callable[[], ResponseReturnValue]:
+    """Run ``view`` with the request's :class:`Principal`; answer 401 without a valid token."""
+
+    @functools.wraps(view)
+    def guarded() -> ResponseReturnValue:
+        """Authenticate, then call the view."""
+        return view(authenticate())
+
+    return guarded
 
 
 @bp.after_request
@@ -100,14 +105,14 @@ def _count_and_no_store(response: Response) -> Response:
 
 
 @bp.get("/me")
-def me() -> Response:
+@bearer_required
+def me(principal: Principal) -> Response:
     """``{"username", "family", "expires_at", "session_expires_at", "idle_timeout"}``.
 
     ``expires_at`` is the access token's ``exp``; ``session_expires_at`` the
     login's absolute end and ``idle_timeout`` the seconds without a refresh
     after which it ends (read-only, for the demo's token panel).
     """
-    principal: Principal = g.principal
     return jsonify(
         username=principal.username,
         family=principal.family_id,
@@ -118,13 +123,14 @@ def me() -> Response:
 
 
 @bp.get("/items")
-def list_items() -> Response:
+@bearer_required
+def list_items(principal: Principal) -> Response:
     """The user's items, oldest first: ``[{"id", "title", "created_at"}, …]``."""
     rows = (
         get_db()
         .execute(
             "SELECT id, title, created_at FROM items WHERE user_id = ? ORDER BY id",
-            (g.principal.user_id,),
+            (principal.user_id,),
         )
         .fetchall()
     )
@@ -132,7 +138,8 @@ def list_items() -> Response:
 
 
 @bp.post("/items")
-def create_item() -> tuple[Response, int] | Response:
+@bearer_required
+def create_item(principal: Principal) -> tuple[Response, int] | Response:
     """Create ``{"title"}`` (string, 1 to 200 characters after trimming) → 201 item."""
     title = json_object().get("title")
     if not isinstance(title, str) or not 1 <= len(title.strip()) <= MAX_TITLE_CHARS:
@@ -143,7 +150,7 @@ def create_item() -> tuple[Response, int] | Response:
     now = get_state().clock.now()
     cursor = get_db().execute(
         "INSERT INTO items (user_id, title, created_at) VALUES (?, ?, ?)",
-        (g.principal.user_id, title, now),
+        (principal.user_id, title, now),
     )
     item = {"id": cursor.lastrowid, "title": title, "created_at": now}
     return jsonify(item), 201

@@ -15,9 +15,9 @@ from werkzeug.security import check_password_hash
 from server import sessions
 from server.db import get_db
 from server.errors import json_error, json_object
+from server.ratelimit import LOGIN_LIMITED, limiter, login_limit
 from server.sessions import Grant, InvalidGrant
 from server.state import get_state
-from server.testing import lost_response
 from server.tokens import issue_access_token
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -64,11 +64,13 @@ def _string_field(body: dict[str, Any], name: str) -> str | None:
 
 
 @bp.post("/login")
+@limiter.limit(login_limit, methods=["POST"], error_message=LOGIN_LIMITED)
 def login() -> Response:
     """Check ``{"username", "password"}`` and open a session (a new token family).
 
     Unknown user and wrong password get the same 401 after the same work: an
     unknown user's password is checked against a dummy hash of the same cost.
+    Every attempt counts against the client address's ``LOGIN_RATE_LIMIT`` (429).
     """
     body = json_object()
     username, password = _string_field(body, "username"), _string_field(body, "password")
@@ -90,17 +92,8 @@ def login() -> Response:
 
 @bp.post("/refresh")
 def refresh() -> Response:
-    """Rotate ``{"refresh_token"}``: always a new refresh token, or 400 ``invalid_grant``.
-
-    With ``--testing``, an armed fault may first delay the call, answer its status
-    instead, or commit the rotation and then drop the connection.
-    """
+    """Rotate ``{"refresh_token"}``: always a new refresh token, or 400 ``invalid_grant``."""
     state = get_state()
-    fault = state.faults.take()
-    if fault is not None and fault.delay_ms:
-        state.sleep(fault.delay_ms / 1000)
-    if fault is not None and fault.status is not None:
-        return json_error(fault.status, "injected_fault", f"fault injected: {fault.status}")
     presented = _string_field(json_object(), "refresh_token")
     if presented is None:
         state.stats.incr("refresh_failed")
@@ -113,8 +106,6 @@ def refresh() -> Response:
             state.stats.incr("reuse_detected")
         return json_error(400, "invalid_grant", refused.description)
     state.stats.incr("refresh_ok")
-    if fault is not None and fault.drop_after_commit:
-        return lost_response()
     return _token_response(grant)
 
 

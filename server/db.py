@@ -16,6 +16,8 @@ from pathlib import Path
 from flask import Flask, current_app, g
 from werkzeug.security import generate_password_hash
 
+from server.files import create_private_file
+
 BUSY_TIMEOUT_S = 10.0
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo-pass"
@@ -44,9 +46,10 @@ CREATE TABLE IF NOT EXISTS refresh_tokens (
     family_id   TEXT NOT NULL REFERENCES families(id) ON DELETE CASCADE,
     parent_hash TEXT,
     created_at  REAL NOT NULL,
-    used_at     REAL              -- set once: rotated, or retired by a grace re-issue
+    used_at     REAL              -- set once: exchanged (has a successor), or retired
 );
 CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens(family_id);
+CREATE INDEX IF NOT EXISTS refresh_tokens_parent ON refresh_tokens(parent_hash);
 CREATE TABLE IF NOT EXISTS items (
     id         INTEGER PRIMARY KEY,
     user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
@@ -92,9 +95,9 @@ def immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 def init_db(app: Flask) -> None:
-    """Create the schema (WAL mode) and the demo user if missing; register the teardown."""
+    """Create the db (0600, folders 0700), schema (WAL) and demo user if missing; add teardown."""
     path = Path(app.config["DATABASE"])
-    path.parent.mkdir(parents=True, exist_ok=True)
+    create_private_file(path)  # SQLite gives its -wal and -shm files the db's mode
     conn = connect(path)
     try:
         conn.execute("PRAGMA journal_mode = WAL")

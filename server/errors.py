@@ -12,7 +12,9 @@ import json
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
+from werkzeug.wrappers import Response as WSGIResponse
 
 # OAuth-style codes where one exists; otherwise the HTTP reason in snake case.
 ERROR_CODES = {
@@ -23,7 +25,9 @@ ERROR_CODES = {
     413: "request_too_large",
     415: "unsupported_media_type",
     429: "too_many_requests",
+    431: "request_header_fields_too_large",
     500: "server_error",
+    501: "not_implemented",
 }
 
 
@@ -54,9 +58,9 @@ def json_object() -> dict[str, Any]:
     return data
 
 
-def _http_error(exc: HTTPException) -> Response:
+def _http_error(exc: HTTPException) -> ResponseReturnValue:
     """Any HTTP error (404, 405, 413, 429, …) as JSON, keeping its headers."""
-    if exc.response is not None:  # a view built its own error response
+    if isinstance(exc.response, WSGIResponse):  # a view built its own error response
         return exc.response
     status = exc.code or 500
     response = exc.get_response()  # carries Allow (405), Retry-After, …

@@ -10,22 +10,26 @@ Presenting a refresh token ``T`` at server time ``now``:
 1. unknown hash → ``invalid_grant``;
 2. family revoked → ``invalid_grant``;
 3. past the family's absolute expiry (login + refresh TTL) → revoke, ``invalid_grant``;
-4. ``T`` already used, and ``now - T.used_at >= grace`` → **reuse**: revoke the
-   family (its refresh tokens and, through the ``fam`` claim, its access
-   tokens), ``invalid_grant``;
+4. ``T`` already used, and either it was *retired* (replaced by a grace
+   re-issue without ever being presented itself, so it has no successor) or
+   ``now`` lies outside ``[T.used_at, T.used_at + grace)`` → **reuse**: revoke
+   the family (its refresh tokens and, through the ``fam`` claim, its access
+   tokens), ``invalid_grant``. A ``used_at`` in the future (the clock stepped
+   back) is outside the window: fail closed;
 5. idle for the idle TTL since the family's last refresh (or login) → revoke,
    ``invalid_grant``;
-6. ``T`` already used, but within the grace window → **grace re-issue**: the
-   family's live token (whoever holds it) is retired (``used_at = now``) and a
-   fresh successor of ``T`` is issued. The presenter gets new tokens, the family
-   still has exactly one live refresh token, and the retired token gets its own
-   grace window from ``now``. We cannot hand back the successor issued the first
-   time: only its hash is stored. Either holder can take the session back
-   within the grace window, but whichever presents a retired token *after* its
-   window triggers reuse detection and the family dies, so a thief who races a
-   legitimate client is still detected;
+6. ``T`` already used, inside its window → **grace re-issue**: the family's live
+   token (whoever holds it) is retired (``used_at = now``, no successor) and a
+   fresh successor of ``T`` is issued. ``T.used_at`` stays its first use, so
+   the window is never renewed, and the retired token has no window at all. We
+   cannot hand back the successor issued the first time: only its hash is
+   stored;
 7. otherwise **rotate**: mark ``T`` used (``UPDATE … WHERE used_at IS NULL``, one
    row or nothing) and issue its successor.
+
+So a thief and the owner who both hold ``T`` can take turns only until ``T``'s
+window closes: after that, whichever of them presents anything but the one
+live token revokes the family.
 
 Rotation never moves the absolute expiry.
 """
@@ -57,7 +61,6 @@ class Grant:
     family_id: str
     refresh_token: str
     issued_at: float
-    grace_reissue: bool = False
 
 
 class InvalidGrant(Exception):
@@ -117,7 +120,7 @@ def _rotate_locked(
     if now >= row["expires_at"]:
         return _revoke_locked(conn, family_id, now, "absolute lifetime exceeded")
     used_at = row["used_at"]
-    if used_at is not None and max(0.0, now - used_at) >= policy.reuse_grace:
+    if used_at is not None and not _inside_grace(conn, digest, used_at, now, policy):
         return _revoke_locked(conn, family_id, now, "refresh token reuse detected", reuse=True)
     if now - row["last_used_at"] >= policy.idle_ttl:
         return _revoke_locked(conn, family_id, now, "idle timeout")
@@ -136,7 +139,19 @@ def _rotate_locked(
     token = new_refresh_token()
     _insert_token(conn, token, family_id, digest, now)
     conn.execute("UPDATE families SET last_used_at = ? WHERE id = ?", (now, family_id))
-    return Grant(row["user_id"], family_id, token, now, grace_reissue=used_at is not None)
+    return Grant(row["user_id"], family_id, token, now)
+
+
+def _inside_grace(
+    conn: sqlite3.Connection, digest: str, used_at: float, now: float, policy: RefreshPolicy
+) -> bool:
+    """Whether a used token may be exchanged again: it was exchanged, ``now`` is in its window."""
+    if not used_at <= now < used_at + policy.reuse_grace:
+        return False
+    exchanged = conn.execute(
+        "SELECT 1 FROM refresh_tokens WHERE parent_hash = ? LIMIT 1", (digest,)
+    ).fetchone()
+    return exchanged is not None
 
 
 def revoke_by_token(conn: sqlite3.Connection, presented: str, now: float, reason: str) -> bool:
@@ -152,12 +167,24 @@ def revoke_by_token(conn: sqlite3.Connection, presented: str, now: float, reason
     return True
 
 
-def family_is_live(conn: sqlite3.Connection, family_id: str, now: float) -> bool:
-    """Whether access tokens of ``family_id`` are still honoured at ``now``."""
+@dataclass(frozen=True)
+class LiveSession:
+    """A login whose access tokens are honoured: not revoked, not past its absolute end."""
+
+    user_id: int
+    username: str
+    expires_at: float
+
+
+def live_session(conn: sqlite3.Connection, family_id: str, now: float) -> LiveSession | None:
+    """The login ``family_id`` if its access tokens are still honoured at ``now``, else None."""
     row = conn.execute(
-        "SELECT revoked_at, expires_at FROM families WHERE id = ?", (family_id,)
+        "SELECT u.id, u.username, f.expires_at FROM families f"
+        " JOIN users u ON u.id = f.user_id"
+        " WHERE f.id = ? AND f.revoked_at IS NULL AND ? < f.expires_at",
+        (family_id, now),
     ).fetchone()
-    return row is not None and row["revoked_at"] is None and now < row["expires_at"]
+    return None if row is None else LiveSession(row["id"], row["username"], row["expires_at"])
 
 
 def _revoke_locked(

@@ -12,24 +12,135 @@
   rotate, commit and then lose their response (the connection closes before
   any byte of it is sent). ``delay_ms`` combines with either; ``{"count": 0}``
   disarms. A new call replaces the armed fault. ``GET`` shows what is armed.
+
+The faults are applied by request hooks this blueprint installs on the app
+when it is registered (:func:`_inject_fault`, :func:`_lose_answer`); the token
+views know nothing of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeGuard
 
-from flask import Blueprint, Response, jsonify
-from waitress.channel import ClientDisconnected
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask.blueprints import BlueprintSetupState
+from waitress.channel import ClientDisconnected  # type: ignore[import-untyped]  # no types
 
 from server.db import get_db, immediate
 from server.errors import json_error, json_object
-from server.state import Fault, get_state
+from server.ratelimit import limiter
+from server.state import get_state
 
 bp = Blueprint("testing", __name__, url_prefix="/__test__")
 
+CONTROLS_KEY = "authfetch.testing"
+FAULTED_ENDPOINT = "auth.refresh"
 MAX_DELAY_MS = 60_000
 MAX_ADVANCE_S = 10 * 365 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What to do to one refresh call: wait, answer a status, or lose the response."""
+
+    delay_ms: int = 0
+    status: int | None = None
+    drop_after_commit: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        """The fault as the JSON the fault route accepts."""
+        return {
+            "delay_ms": self.delay_ms,
+            "status": self.status,
+            "drop_after_commit": self.drop_after_commit,
+        }
+
+
+class Faults:
+    """A fault armed for the next ``count`` refresh calls (a new one replaces the old)."""
+
+    def __init__(self) -> None:
+        """Nothing armed."""
+        self._lock = threading.Lock()
+        self._fault: Fault | None = None
+        self._remaining = 0
+
+    def arm(self, fault: Fault, count: int) -> None:
+        """Apply ``fault`` to the next ``count`` refresh calls (0 disarms)."""
+        with self._lock:
+            self._fault, self._remaining = (fault, count) if count > 0 else (None, 0)
+
+    def take(self) -> Fault | None:
+        """Consume one use of the armed fault, if any (each call takes its own)."""
+        with self._lock:
+            if self._fault is None or self._remaining <= 0:
+                return None
+            self._remaining -= 1
+            fault = self._fault
+            if self._remaining == 0:
+                self._fault = None
+            return fault
+
+    def pending(self) -> dict[str, Any]:
+        """The armed fault and how many calls it still applies to."""
+        with self._lock:
+            fault = self._fault or Fault()
+            return {"count": self._remaining, **fault.as_json()}
+
+    def clear(self) -> None:
+        """Disarm."""
+        self.arm(Fault(), 0)
+
+
+@dataclass
+class TestControls:
+    """What the test routes keep per app: the armed fault, and how a delay waits."""
+
+    faults: Faults = field(default_factory=Faults)
+    sleep: Callable[[float], None] = time.sleep
+
+
+def get_controls(app: Flask | None = None) -> TestControls:
+    """The :class:`TestControls` of ``app`` (default: the current app)."""
+    target = app if app is not None else current_app
+    controls: TestControls = target.extensions[CONTROLS_KEY]
+    return controls
+
+
+@bp.record_once
+def _install(setup: BlueprintSetupState) -> None:
+    """Give the app its test controls when the blueprint is registered."""
+    setup.app.extensions[CONTROLS_KEY] = TestControls()
+
+
+@bp.before_app_request
+def _inject_fault() -> Response | None:
+    """Apply an armed fault to a refresh call: wait, then maybe answer its status instead."""
+    if request.endpoint != FAULTED_ENDPOINT:
+        return None
+    controls = get_controls()
+    fault = controls.faults.take()
+    if fault is None:
+        return None
+    g.fault = fault
+    if fault.delay_ms:
+        controls.sleep(fault.delay_ms / 1000)
+    if fault.status is not None:
+        return json_error(fault.status, "injected_fault", f"fault injected: {fault.status}")
+    return None
+
+
+@bp.after_app_request
+def _lose_answer(response: Response) -> Response:
+    """Lose the answer of a refresh that committed, if its fault says so."""
+    fault: Fault | None = g.pop("fault", None)
+    if fault is not None and fault.drop_after_commit and response.status_code == 200:
+        return lost_response()
+    return response
 
 
 class DropConnection(ClientDisconnected):
@@ -67,10 +178,9 @@ def reset() -> Response:
         conn.execute("DELETE FROM items")
     state = get_state()
     state.stats.reset()
-    state.faults.clear()
     state.clock.reset()
-    if state.limiter is not None:
-        state.limiter.reset()
+    get_controls().faults.clear()
+    limiter.reset()
     return jsonify(reset=True)
 
 
@@ -101,7 +211,7 @@ def advance_clock() -> Response:
 @bp.get("/faults")
 def read_faults() -> Response:
     """The armed fault and its remaining count."""
-    return jsonify(get_state().faults.pending())
+    return jsonify(get_controls().faults.pending())
 
 
 @bp.post("/faults")
@@ -111,7 +221,7 @@ def arm_faults() -> Response:
     fault_or_error = _parse_fault(body)
     if isinstance(fault_or_error, str):
         return json_error(400, "invalid_request", fault_or_error)
-    faults = get_state().faults
+    faults = get_controls().faults
     faults.arm(fault_or_error, body["count"])
     return jsonify(faults.pending())
 
@@ -137,11 +247,11 @@ def _parse_fault(body: dict[str, Any]) -> Fault | str:
     return Fault(delay_ms=delay_ms, status=status, drop_after_commit=drop)
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     """An int that is not a bool."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     """An int or float that is not a bool."""
     return isinstance(value, int | float) and not isinstance(value, bool)

@@ -22,6 +22,9 @@ from typing import Any
 
 import jwt
 
+from server.config import ConfigError
+from server.files import PRIVATE_FILE_MODE, check_private_file, make_private_folders
+
 ALGORITHM = "HS256"
 TOKEN_TYPE = "at+jwt"
 ACCEPTED_TYPES = frozenset({"at+jwt", "application/at+jwt"})
@@ -42,27 +45,35 @@ class AccessPolicy:
 
 
 def load_secret(secret_file: str | Path) -> bytes:
-    """The signing secret: ``$AUTHFETCH_SECRET``, else the file, created once if missing."""
+    """The signing secret: ``$AUTHFETCH_SECRET``, else the file, created once if missing.
+
+    An existing file is used only if it is this user's and private (mode 0600 or
+    stricter): a planted or readable secret would let others forge tokens.
+    """
     from_env = os.environ.get(SECRET_ENV)
     if from_env:
         secret = from_env.encode()
         if len(secret) < MIN_SECRET_BYTES:
-            raise ValueError(f"{SECRET_ENV} must be at least {MIN_SECRET_BYTES} bytes")
+            raise ConfigError(f"{SECRET_ENV} must be at least {MIN_SECRET_BYTES} bytes")
         return secret
     path = Path(secret_file)
     if not path.exists():
         _create_secret_file(path)
-    secret = bytes.fromhex(path.read_text().strip())
+    check_private_file(path)
+    try:
+        secret = bytes.fromhex(path.read_text().strip())
+    except ValueError:
+        raise ConfigError(f"{path} does not hold a hex secret") from None
     if len(secret) < MIN_SECRET_BYTES:
-        raise ValueError(f"{path} holds fewer than {MIN_SECRET_BYTES} bytes")
+        raise ConfigError(f"{path} holds fewer than {MIN_SECRET_BYTES} bytes")
     return secret
 
 
 def _create_secret_file(path: Path) -> None:
     """Write 32 random bytes (hex, mode 0600) to ``path`` unless another process won."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_folders(path.parent)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
     with os.fdopen(fd, "w") as handle:
         handle.write(secrets.token_hex(MIN_SECRET_BYTES) + "\n")
     try:
@@ -128,12 +139,7 @@ def verify_access_token(policy: AccessPolicy, token: str, now: float) -> dict[st
     if not isinstance(typ, str) or typ.lower() not in ACCEPTED_TYPES:
         raise jwt.InvalidTokenError("not an access token (typ)")
     claims: dict[str, Any] = decoded["payload"]
-    times = {name: claims[name] for name in ("iat", "exp", "nbf") if name in claims}
-    for name, value in times.items():
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise jwt.InvalidTokenError(f"claim {name} must be a number")
-        if not math.isfinite(value):
-            raise jwt.InvalidTokenError(f"claim {name} must be finite")
+    times = {name: _seconds_claim(claims, name) for name in ("iat", "exp", "nbf") if name in claims}
     if times["exp"] <= now - policy.leeway:
         raise jwt.ExpiredSignatureError("token expired")
     if times["iat"] > now + policy.leeway:
@@ -143,3 +149,17 @@ def verify_access_token(policy: AccessPolicy, token: str, now: float) -> dict[st
     if not isinstance(claims["fam"], str):
         raise jwt.InvalidTokenError("claim fam must be a string")
     return claims
+
+
+def _seconds_claim(claims: dict[str, Any], name: str) -> float:
+    """Claim ``name`` as a finite float; an integer too large for a float is invalid too."""
+    value = claims[name]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise jwt.InvalidTokenError(f"claim {name} must be a number")
+    try:
+        seconds = float(value)
+    except OverflowError:  # 10**400 is a valid JSON number
+        raise jwt.InvalidTokenError(f"claim {name} is out of range") from None
+    if not math.isfinite(seconds):
+        raise jwt.InvalidTokenError(f"claim {name} must be finite")
+    return seconds

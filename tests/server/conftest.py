@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask, got_request_exception, request_finished
 from flask.testing import FlaskClient
+from liveserver import Server
 from serverkit import FAST_HASH
 
 from server import create_app
@@ -80,3 +81,13 @@ def app(make_app: Callable[..., Flask]) -> Flask:
 def client(app: Flask) -> FlaskClient:
     """A test client of :func:`app`."""
     return app.test_client()
+
+
+@pytest.fixture
+def real_server(tmp_path: Path) -> Iterator[Server]:
+    """``python -m server --testing`` on a free port and a temporary db, stopped after the test."""
+    server = Server(tmp_path)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import http.client
-import json
-import selectors
-import signal
 import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from liveserver import Server
 
 from server import PROJECT_ROOT
 from server.__main__ import config_from_args, parse_args
 
-START_TIMEOUT_S = 30
 DEMO = {"username": "demo", "password": "demo-pass"}
 FLAGS = ["--host", "--port", "--access-ttl", "--refresh-ttl", "--idle-ttl", "--reuse-grace",
          "--db", "--allow-origin", "--testing"]  # fmt: skip
@@ -88,72 +83,6 @@ def test_bad_flags_are_refused(argv: list[str], capsys: pytest.CaptureFixture[st
 
 
 # ---------------------------------------------------------------- the real server
-
-
-class Server:
-    """``python -m server --port 0 --testing`` on a temporary db, spoken to with urllib."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        """Start it and wait for its "authfetch server on" line."""
-        self.stderr_path = tmp_path / "server.stderr"
-        self.stderr = self.stderr_path.open("w")
-        command = [sys.executable, "-m", "server", "--port", "0", "--testing",
-                   "--db", str(tmp_path / "db" / "authfetch.sqlite3")]  # fmt: skip
-        self.process = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=self.stderr, text=True
-        )
-        self.url = self._wait_for_url()
-
-    def _wait_for_url(self) -> str:
-        """The URL from the ready line (fails with the server's stderr if it never comes)."""
-        assert self.process.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.process.stdout, selectors.EVENT_READ)
-            if selector.select(timeout=START_TIMEOUT_S):
-                line = self.process.stdout.readline()
-                if line.startswith("authfetch server on http://127.0.0.1:"):
-                    return line.split(" on ", 1)[1].strip()
-        self.stop()
-        raise AssertionError("server did not start: " + self.stderr_path.read_text())
-
-    def call(
-        self, method: str, path: str, body: Any = None, token: str | None = None
-    ) -> tuple[int, Any]:
-        """Send a request (with a bearer ``token``); return (status, JSON or None)."""
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.url + path, data=data, method=method)
-        if token is not None:
-            request.add_header("Authorization", f"Bearer {token}")
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                status, payload = response.status, response.read()
-        except urllib.error.HTTPError as error:
-            status, payload = error.code, error.read()
-        return status, json.loads(payload) if payload else None
-
-    def stop(self) -> int:
-        """SIGTERM, wait, and return the exit status."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.stderr.close()
-        return self.process.returncode
-
-
-@pytest.fixture
-def real_server(tmp_path: Path) -> Iterator[Server]:
-    """A running CLI server, stopped after the test."""
-    server = Server(tmp_path)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_real_server_login_refresh_and_lost_response(real_server: Server) -> None:

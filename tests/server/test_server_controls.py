@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from serverkit import bearer, family_of, live_tokens, login, me, refresh
 
 from server.state import STAT_NAMES, get_state
-from server.testing import DropConnection
+from server.testing import DropConnection, get_controls
 
 CONTROLS = [
     ("GET", "/__test__/stats"),
@@ -123,7 +123,7 @@ def test_status_fault_answers_without_rotating(app: Flask, client: FlaskClient) 
 def test_delay_fault_waits_then_answers(app: Flask, client: FlaskClient) -> None:
     """{"count": 1, "delay_ms": 250}: the next refresh sleeps 0.25 s, then succeeds."""
     slept: list[float] = []
-    get_state(app).sleep = slept.append
+    get_controls(app).sleep = slept.append
     tokens = login(client)
     client.post("/__test__/faults", json={"count": 1, "delay_ms": 250})
     assert refresh(client, tokens["refresh_token"]).status_code == 200

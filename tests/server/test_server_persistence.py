@@ -10,7 +10,8 @@ import pytest
 from flask import Flask
 from serverkit import bearer, db, family_of, live_tokens, login, me, refresh
 
-from server import DEFAULT_CONFIG, PROJECT_ROOT, _resolve_config
+from server import DEFAULT_CONFIG, PROJECT_ROOT
+from server.config import resolve_config
 from server.state import get_state
 
 
@@ -81,7 +82,7 @@ def test_default_database_is_in_the_instance_folder() -> None:
     assert DEFAULT_CONFIG["DATABASE"] is None
     app = Flask("probe", instance_path=str(PROJECT_ROOT / "instance"))
     app.config.from_mapping(DEFAULT_CONFIG)
-    _resolve_config(app)
+    resolve_config(app)
     assert app.config["DATABASE"] == str(PROJECT_ROOT / "instance" / "authfetch.sqlite3")
     assert app.config["SECRET_FILE"] == app.config["DATABASE"] + ".secret"
 

@@ -92,24 +92,6 @@ def test_reuse_inside_grace_reissues_and_keeps_one_live_token(
     assert (stats["refresh_ok"], stats["reuse_detected"]) == (3, 0)
 
 
-def test_replaced_successor_gets_its_own_grace_then_revokes(
-    app: Flask, client: FlaskClient
-) -> None:
-    """The successor retired by a grace re-issue revokes the family once its own window passed."""
-    first = login(client)
-    family = family_of(first["access_token"])
-    second = refresh(client, first["refresh_token"]).get_json()
-    third = refresh(client, first["refresh_token"]).get_json()  # grace: second is retired now
-    advance(app, 5)
-    back = refresh(client, second["refresh_token"])  # inside second's window: takes over
-    assert back.status_code == 200
-    assert live_tokens(app, family) == 1
-    advance(app, 10)
-    assert_invalid_grant(refresh(client, third["refresh_token"]))  # third retired 10 s ago
-    assert live_tokens(app, family) == 0
-    assert me(client, back.get_json()["access_token"]).status_code == 401
-
-
 def test_zero_grace_revokes_on_any_reuse(make_app: Callable[..., Flask]) -> None:
     """With REUSE_GRACE = 0 the first reuse, however quick, revokes the family."""
     app = make_app(REUSE_GRACE=0)

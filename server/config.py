@@ -1,0 +1,70 @@
+"""The server's configuration: every default in one place, and the checks run at start.
+
+``DEFAULT_CONFIG`` is the one source of defaults: ``create_app`` starts from it
+and ``python -m server`` derives its flags' defaults from it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-eval'; connect-src 'self'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; worker-src 'self' blob:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+LOGIN_RATE_LIMIT = "10 per minute"
+TESTING_LOGIN_RATE_LIMIT = "1000 per minute"
+ORIGIN_RE = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?")
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "PROJECT_ROOT": str(PROJECT_ROOT),
+    "VENDOR_DIR": str(PROJECT_ROOT / "vendor"),
+    "ACCESS_TTL": 30,  # seconds; short so a person watching the demo sees refreshes
+    "REFRESH_TTL": 8 * 3600,  # absolute lifetime of a login; rotation never extends it
+    "IDLE_TTL": 30 * 60,  # a login unused (no refresh) this long ends
+    "REUSE_GRACE": 10.0,  # a used refresh token may come back this long (lost response)
+    "DATABASE": None,  # None: <instance folder>/authfetch.sqlite3
+    "SECRET_FILE": None,  # None: "<DATABASE>.secret"; $AUTHFETCH_SECRET wins over both
+    "ALLOW_ORIGINS": [],  # CORS origins for /auth/* and /api/*; none by default
+    "TESTING_ROUTES": False,  # register /__test__/*
+    "JWT_ISSUER": "authfetch",
+    "JWT_AUDIENCE": "authfetch-api",
+    "JWT_LEEWAY": 5,  # seconds of clock skew tolerated on exp / iat / nbf
+    "LOGIN_RATE_LIMIT": None,  # None: 10 per minute, or 1000 per minute with TESTING_ROUTES
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_HEADERS_ENABLED": False,  # only Retry-After, and only on the 429
+    "PASSWORD_HASH_METHOD": "scrypt",  # werkzeug's default scrypt parameters
+    "MAX_CONTENT_LENGTH": 16 * 1024,
+    "PAGE_CSP": PAGE_CSP,
+}
+
+
+class ConfigError(ValueError):
+    """A setting or a file the server cannot start with; the message says which and why."""
+
+
+def resolve_config(app: Flask) -> None:
+    """Fill the derived defaults and refuse settings that cannot work (:class:`ConfigError`)."""
+    config = app.config
+    if not config["DATABASE"]:
+        config["DATABASE"] = str(Path(app.instance_path) / "authfetch.sqlite3")
+    if not config["SECRET_FILE"]:
+        config["SECRET_FILE"] = config["DATABASE"] + ".secret"
+    if not config["LOGIN_RATE_LIMIT"]:
+        testing = config["TESTING_ROUTES"]
+        config["LOGIN_RATE_LIMIT"] = TESTING_LOGIN_RATE_LIMIT if testing else LOGIN_RATE_LIMIT
+    for key in ("ACCESS_TTL", "REFRESH_TTL", "IDLE_TTL"):
+        if not config[key] >= 1:
+            raise ConfigError(f"{key} must be at least 1 second")
+    if not config["REUSE_GRACE"] >= 0:
+        raise ConfigError("REUSE_GRACE must be >= 0")
+    for origin in config["ALLOW_ORIGINS"]:
+        if not ORIGIN_RE.fullmatch(origin):
+            raise ConfigError(f"not an origin (scheme://host[:port]): {origin!r}")

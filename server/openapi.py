@@ -1,0 +1,469 @@
+"""The OpenAPI 3.1 description of the server, served at ``GET /openapi.json``.
+
+The document is static and lives here only: :data:`DESCRIPTION` holds every
+route, and :data:`TESTING_PATHS` the ``/__test__/`` controls, which
+:func:`describe` adds only when they are registered (``--testing``).
+``tests/server/test_server_openapi.py`` keeps it true to the app and to the
+route tables of the README and ``docs/server.md``; ``test_server_fuzz.py``
+runs schemathesis against a live server with it.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify
+
+from server.state import STAT_NAMES
+
+bp = Blueprint("openapi", __name__)
+
+JSON = "application/json"
+Schema = dict[str, Any]
+
+
+def _ref(name: str) -> Schema:
+    """A reference to ``#/components/schemas/<name>``."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json_body(schema: Schema) -> Schema:
+    """A required JSON request body."""
+    return {"required": True, "content": {JSON: {"schema": schema}}}
+
+
+def _ok(description: str, schema: Schema | None = None, links: Schema | None = None) -> Schema:
+    """A success answer, JSON when ``schema`` is given."""
+    answer: Schema = {"description": description}
+    if schema is not None:
+        answer["content"] = {JSON: {"schema": schema}}
+    if links:
+        answer["links"] = links
+    return answer
+
+
+def _error(description: str, *codes: str, headers: Schema | None = None) -> Schema:
+    """An error answer: ``{"error", "error_description"}`` with ``error`` one of ``codes``."""
+    schema = {
+        "allOf": [_ref("Error"), {"properties": {"error": {"enum": list(codes)}}}],
+    }
+    answer: Schema = {"description": description, "content": {JSON: {"schema": schema}}}
+    if headers:
+        answer["headers"] = headers
+    return answer
+
+
+def _header(description: str) -> Schema:
+    """A required string response header."""
+    return {"description": description, "required": True, "schema": {"type": "string"}}
+
+
+BAD_JSON = _error("not a JSON object, or fields missing or of the wrong type", "invalid_request")
+TOO_LARGE = _error("body over 16 KiB", "request_too_large")
+NOT_JSON = _error("body not declared application/json", "unsupported_media_type")
+CHALLENGE = {
+    "WWW-Authenticate": _header(
+        'Bearer realm="authfetch", with error="invalid_token" when a token was sent'
+    )
+}
+BEARER_401 = _error(
+    "no Bearer credentials (`unauthorized`), or a malformed, forged, expired or revoked token "
+    "or a login that ended (`invalid_token`)",
+    "unauthorized",
+    "invalid_token",
+    headers=CHALLENGE,
+)
+FILE_404 = _error("no such file", "not_found")
+
+# Links: login and refresh hand their tokens on (stateful testing follows them).
+BEARER_FROM_BODY = "Bearer {$response.body#/access_token}"
+NEXT_REFRESH_TOKEN = {"refresh_token": "$response.body#/refresh_token"}
+TOKEN_LINKS: Schema = {
+    "Refresh": {"operationId": "refresh", "requestBody": NEXT_REFRESH_TOKEN},
+    "Logout": {"operationId": "logout", "requestBody": NEXT_REFRESH_TOKEN},
+    "Me": {"operationId": "getMe", "parameters": {"header.Authorization": BEARER_FROM_BODY}},
+    "ListItems": {
+        "operationId": "listItems",
+        "parameters": {"header.Authorization": BEARER_FROM_BODY},
+    },
+    "CreateItem": {
+        "operationId": "createItem",
+        "parameters": {"header.Authorization": BEARER_FROM_BODY},
+    },
+}
+REPLAY_LINK: Schema = {  # the token just presented, again: grace re-issue or reuse detection
+    "RefreshAgain": {
+        "operationId": "refresh",
+        "requestBody": {"refresh_token": "$request.body#/refresh_token"},
+    }
+}
+SAME_BEARER = {"header.Authorization": "$request.header.Authorization"}
+
+TOKENS_200 = "tokens: `token_type` is always `Bearer`, `expires_in` the access lifetime"
+
+DESCRIPTION: Schema = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "authfetch demo server",
+        "version": "1.0.0",
+        "description": "The token issuer (login, rotating refresh tokens, logout) and a small "
+        "Bearer-protected API of the authfetch demo. Every error is "
+        '`{"error", "error_description"}`. See docs/server.md.',
+    },
+    "paths": {
+        "/auth/login": {
+            "post": {
+                "operationId": "login",
+                "summary": "Open a session (a new token family) for a user",
+                "requestBody": _json_body(_ref("Credentials")),
+                "responses": {
+                    "200": _ok(TOKENS_200, _ref("Tokens"), TOKEN_LINKS),
+                    "400": BAD_JSON,
+                    "401": _error("unknown user or wrong password", "invalid_credentials"),
+                    "413": TOO_LARGE,
+                    "415": NOT_JSON,
+                    "429": _error(
+                        "too many login attempts from this address (LOGIN_RATE_LIMIT)",
+                        "too_many_requests",
+                        headers={"Retry-After": _header("seconds until the next attempt")},
+                    ),
+                },
+            }
+        },
+        "/auth/refresh": {
+            "post": {
+                "operationId": "refresh",
+                "summary": "Exchange a refresh token for new tokens (always a new refresh token)",
+                "requestBody": _json_body(_ref("RefreshRequest")),
+                "responses": {
+                    "200": _ok(TOKENS_200, _ref("Tokens"), {**TOKEN_LINKS, **REPLAY_LINK}),
+                    "400": _error(
+                        "no refresh_token string (`invalid_request`); unknown, expired, revoked "
+                        "or reused token (`invalid_grant`)",
+                        "invalid_request",
+                        "invalid_grant",
+                    ),
+                    "413": TOO_LARGE,
+                    "415": NOT_JSON,
+                },
+            }
+        },
+        "/auth/logout": {
+            "post": {
+                "operationId": "logout",
+                "summary": "Revoke the token family (login) of a refresh token",
+                "requestBody": _json_body(_ref("RefreshRequest")),
+                "responses": {
+                    "204": {
+                        "description": "revoked; also for an unknown or already revoked token",
+                        "links": REPLAY_LINK,
+                    },
+                    "400": BAD_JSON,
+                    "413": TOO_LARGE,
+                    "415": NOT_JSON,
+                },
+            }
+        },
+        "/api/me": {
+            "get": {
+                "operationId": "getMe",
+                "summary": "Who the access token speaks for, and when its session ends",
+                "security": [{"bearer": []}],
+                "responses": {"200": _ok("the principal", _ref("Me")), "401": BEARER_401},
+            }
+        },
+        "/api/items": {
+            "get": {
+                "operationId": "listItems",
+                "summary": "The user's items, oldest first",
+                "security": [{"bearer": []}],
+                "responses": {
+                    "200": _ok("the items", {"type": "array", "items": _ref("Item")}),
+                    "401": BEARER_401,
+                },
+            },
+            "post": {
+                "operationId": "createItem",
+                "summary": "Create an item",
+                "security": [{"bearer": []}],
+                "requestBody": _json_body(_ref("NewItem")),
+                "responses": {
+                    "201": _ok(
+                        "the new item",
+                        _ref("Item"),
+                        {"ListItems": {"operationId": "listItems", "parameters": SAME_BEARER}},
+                    ),
+                    "400": _error("no title of 1-200 characters", "invalid_request"),
+                    "401": BEARER_401,
+                    "413": TOO_LARGE,
+                    "415": NOT_JSON,
+                },
+            },
+        },
+        "/openapi.json": {
+            "get": {
+                "operationId": "getOpenApi",
+                "summary": "This description",
+                "responses": {"200": _ok("the OpenAPI 3.1 document", {"type": "object"})},
+            }
+        },
+        "/": {
+            "get": {
+                "operationId": "getPage",
+                "summary": "The demo page (Pyodide; `?interpreter=mpy` for MicroPython)",
+                "responses": {"200": {"description": "HTML, under the page's CSP"}},
+            }
+        },
+        "/pyscript.toml": {
+            "get": {
+                "operationId": "getPyscriptConfig",
+                "summary": "The demo page's PyScript configuration",
+                "responses": {"200": {"description": "TOML"}},
+            }
+        },
+        **{
+            f"/{folder}/{{name}}": {
+                "get": {
+                    "operationId": operation_id,
+                    "summary": summary,
+                    "parameters": [
+                        {
+                            "name": "name",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {"200": {"description": "the file"}, "404": FILE_404},
+                }
+            }
+            for folder, operation_id, summary in (
+                ("py", "getPagePython", "The page's Python and the library's sources"),
+                ("static", "getStatic", "The page's CSS, JavaScript and images"),
+                ("vendor", "getVendored", "Pinned PyScript / Pyodide files and wheels"),
+            )
+        },
+    },
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "required": ["error", "error_description"],
+                "additionalProperties": False,
+                "properties": {
+                    "error": {"type": "string"},
+                    "error_description": {"type": "string"},
+                },
+            },
+            "Credentials": {
+                "type": "object",
+                "required": ["username", "password"],
+                "properties": {
+                    "username": {"type": "string", "minLength": 1, "maxLength": 1024},
+                    "password": {"type": "string", "minLength": 1, "maxLength": 1024},
+                },
+                "examples": [{"username": "demo", "password": "demo-pass"}],
+            },
+            "RefreshRequest": {
+                "type": "object",
+                "required": ["refresh_token"],
+                "properties": {
+                    "refresh_token": {"type": "string", "minLength": 1, "maxLength": 1024}
+                },
+            },
+            "Tokens": {
+                "type": "object",
+                "required": ["access_token", "refresh_token", "token_type", "expires_in"],
+                "additionalProperties": False,
+                "properties": {
+                    "access_token": {"type": "string"},
+                    "refresh_token": {"type": "string"},
+                    "token_type": {"const": "Bearer"},
+                    "expires_in": {"type": "integer", "minimum": 1},
+                },
+            },
+            "Me": {
+                "type": "object",
+                "required": [
+                    "username",
+                    "family",
+                    "expires_at",
+                    "session_expires_at",
+                    "idle_timeout",
+                ],
+                "additionalProperties": False,
+                "properties": {
+                    "username": {"type": "string"},
+                    "family": {"type": "string"},
+                    "expires_at": {"type": "number"},
+                    "session_expires_at": {"type": "number"},
+                    "idle_timeout": {"type": "number"},
+                },
+            },
+            "NewItem": {
+                "type": "object",
+                "required": ["title"],
+                "properties": {"title": {"type": "string", "minLength": 1, "maxLength": 200}},
+            },
+            "Item": {
+                "type": "object",
+                "required": ["id", "title", "created_at"],
+                "additionalProperties": False,
+                "properties": {
+                    "id": {"type": "integer"},
+                    "title": {"type": "string"},
+                    "created_at": {"type": "number"},
+                },
+            },
+        },
+        # Errors any route may answer, and those waitress answers before the app runs.
+        "responses": {
+            "NotFound": _error("no such route", "not_found"),
+            "MethodNotAllowed": _error(
+                "the route exists, the method does not",
+                "method_not_allowed",
+                headers={"Allow": _header("the route's methods")},
+            ),
+            "ServerError": _error("a bug; logged, no details in the answer", "server_error"),
+            "WaitressBadRequest": _error(
+                "(waitress) invalid Content-Length, chunk framing, request or header line",
+                "invalid_request",
+            ),
+            "WaitressHeadersTooLarge": _error(
+                "(waitress) request line and headers of 256 KiB or more",
+                "request_header_fields_too_large",
+            ),
+            "WaitressNotImplemented": _error(
+                "(waitress) a Transfer-Encoding other than chunked", "not_implemented"
+            ),
+        },
+    },
+}
+
+INJECTED = _error(
+    "(--testing) an armed fault's status, nothing rotated", "injected_fault"
+)  # any 400-599
+FAULT_RANGES = {"4XX": INJECTED, "5XX": INJECTED}
+
+TESTING_PATHS: Schema = {
+    "/__test__/stats": {
+        "get": {
+            "operationId": "testStats",
+            "summary": "The counters",
+            "responses": {"200": _ok("counters", _ref("Stats"))},
+        }
+    },
+    "/__test__/reset": {
+        "post": {
+            "operationId": "testReset",
+            "summary": "Zero the counters, drop every session and item, disarm faults, "
+            "real time, forget login rate-limit hits",
+            "responses": {
+                "200": _ok(
+                    "done",
+                    {"type": "object", "properties": {"reset": {"const": True}}},
+                )
+            },
+        }
+    },
+    "/__test__/clock": {
+        "get": {
+            "operationId": "testReadClock",
+            "summary": "The server clock's offset and time",
+            "responses": {"200": _ok("the clock", _ref("Clock"))},
+        },
+        "post": {
+            "operationId": "testAdvanceClock",
+            "summary": "Move the server clock forward",
+            "requestBody": _json_body(
+                {
+                    "type": "object",
+                    "required": ["advance"],
+                    "properties": {"advance": {"type": "number", "minimum": 0}},
+                }
+            ),
+            "responses": {
+                "200": _ok("the clock", _ref("Clock")),
+                "400": BAD_JSON,
+                "413": TOO_LARGE,
+                "415": NOT_JSON,
+            },
+        },
+    },
+    "/__test__/faults": {
+        "get": {
+            "operationId": "testReadFaults",
+            "summary": "The armed fault",
+            "responses": {"200": _ok("the armed fault", _ref("Fault"))},
+        },
+        "post": {
+            "operationId": "testArmFaults",
+            "summary": "Make the next `count` refresh calls fail, wait or lose their answer",
+            "requestBody": _json_body(_ref("ArmFault")),
+            "responses": {
+                "200": _ok("the armed fault", _ref("Fault")),
+                "400": BAD_JSON,
+                "413": TOO_LARGE,
+                "415": NOT_JSON,
+            },
+        },
+    },
+}
+
+TESTING_SCHEMAS: Schema = {
+    "Stats": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": list(STAT_NAMES),
+        "properties": {name: {"type": "integer", "minimum": 0} for name in STAT_NAMES},
+    },
+    "Clock": {
+        "type": "object",
+        "required": ["offset", "now"],
+        "properties": {"offset": {"type": "number"}, "now": {"type": "number"}},
+    },
+    "ArmFault": {
+        "type": "object",
+        "required": ["count"],
+        "properties": {
+            "count": {"type": "integer", "minimum": 0},
+            "status": {"type": "integer", "minimum": 400, "maximum": 599},
+            "delay_ms": {"type": "integer", "minimum": 0, "maximum": 60000},
+            "drop_after_commit": {"type": "boolean"},
+        },
+    },
+    "Fault": {
+        "type": "object",
+        "required": ["count", "status", "delay_ms", "drop_after_commit"],
+        "properties": {
+            "count": {"type": "integer", "minimum": 0},
+            "status": {"type": ["integer", "null"]},
+            "delay_ms": {"type": "integer"},
+            "drop_after_commit": {"type": "boolean"},
+        },
+    },
+}
+
+
+def describe(testing: bool) -> Schema:
+    """The description; the ``/__test__/`` routes (and refresh's injected faults) if ``testing``."""
+    document = copy.deepcopy(DESCRIPTION)
+    if testing:
+        document["paths"].update(copy.deepcopy(TESTING_PATHS))
+        document["components"]["schemas"].update(copy.deepcopy(TESTING_SCHEMAS))
+        refresh_answers = document["paths"]["/auth/refresh"]["post"]["responses"]
+        for status, answer in refresh_answers.items():
+            if status >= "400":  # an armed fault may answer any 400-599, these included
+                answer["content"][JSON]["schema"]["allOf"][1]["properties"]["error"]["enum"].append(
+                    "injected_fault"
+                )
+        refresh_answers.update(copy.deepcopy(FAULT_RANGES))
+    return document
+
+
+@bp.get("/openapi.json")
+def openapi_json() -> Response:
+    """This server's OpenAPI 3.1 description."""
+    return jsonify(describe(bool(current_app.config["TESTING_ROUTES"])))

@@ -1,0 +1,161 @@
+"""schemathesis against a live ``python -m server --testing``: its own description, fuzzed.
+
+Bounded and reproducible: Hypothesis runs derandomized with a fixed number of
+examples and no example database, so every run sends the same requests. The
+checks: no 5xx, every answer's status, content type, headers and body as the
+description says (so every error is the JSON error object), and, statefully,
+the description's links — login → refresh → the API, logout, a token presented
+again — followed with the tokens the server really issued.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from liveserver import Server
+from schemathesis import GenerationMode
+from schemathesis.config import SchemathesisConfig
+from schemathesis.specs.openapi.schemas import OpenApiSchema
+from serverkit import DEMO, FAST_HASH
+
+from server import create_app
+from server.openapi import describe
+
+# The API and the token routes; not the page's files, nor the test controls (a fuzzed
+# POST /__test__/faults would arm real 5xx answers, a fuzzed clock would end sessions).
+FUZZED_PATHS = r"^/(auth|api)/"
+SEED = 9
+STATELESS = settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
+STATEFUL = settings(
+    max_examples=60,
+    stateful_step_count=12,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
+
+
+@pytest.fixture(scope="module")
+def fuzzed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One live server for the module; access tokens outlive the run (no clock games).
+
+    Its database is made first with a cheap scrypt for the demo user, so the
+    many logins of the stateful chains cost little CPU (a random user still
+    costs the full scrypt work).
+    """
+    folder = tmp_path_factory.mktemp("fuzz")
+    create_app(
+        {"DATABASE": str(folder / "db" / "authfetch.sqlite3"), "PASSWORD_HASH_METHOD": FAST_HASH}
+    )
+    server = Server(folder, "--access-ttl", "3600")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def api_schema(fuzzed_server: Server) -> OpenApiSchema:
+    """The server's own ``/openapi.json``, narrowed to the token routes and the API."""
+    config = SchemathesisConfig.from_dict(
+        {
+            "seed": SEED,
+            "operations": [
+                {  # OAuth: a well-formed refresh token that is not (or no longer) valid is a 400
+                    "include-operation-id": "refresh",
+                    "checks": {"positive_data_acceptance": {"expected-statuses": ["2XX", "400"]}},
+                }
+            ],
+        }
+    )
+    loaded = schemathesis.openapi.from_url(fuzzed_server.url + "/openapi.json", config=config)
+    return loaded.include(path_regex=FUZZED_PATHS)
+
+
+FUZZED_OPERATIONS = [
+    (method, path)
+    for path, item in describe(testing=False)["paths"].items()
+    if re.match(FUZZED_PATHS, path)
+    for method in item
+]
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=str)
+@pytest.mark.parametrize(
+    ("method", "path"), FUZZED_OPERATIONS, ids=[f"{m.upper()} {p}" for m, p in FUZZED_OPERATIONS]
+)
+def test_every_answer_conforms(
+    api_schema: OpenApiSchema, method: str, path: str, mode: GenerationMode
+) -> None:
+    """Fuzzed requests to one operation (valid or invalid input): answers as described, no 5xx."""
+    operation = api_schema[path][method]
+
+    @STATELESS
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def fuzz(case: Any) -> None:
+        case.call_and_validate()
+
+    fuzz()
+
+
+def test_stateful_links(api_schema: OpenApiSchema, fuzzed_server: Server) -> None:
+    """Chains that follow the links with real tokens: login → refresh → API, all conforming.
+
+    Every login of a chain is the demo user's (random credentials are the
+    stateless test's job), so the chains start from a live session.
+    """
+    followed: Counter[tuple[str, int]] = Counter()
+    steps: Counter[int] = Counter()
+    base = api_schema.as_state_machine()
+
+    class Machine(base):  # type: ignore[valid-type, misc]
+        """Logs in as the demo user; records each link followed and what it answered."""
+
+        def before_call(self, case: Any) -> None:
+            """A chain's login uses the demo credentials."""
+            if case.operation.label == "POST /auth/login":
+                case.body = dict(DEMO)
+
+        def step(self, step_input: Any) -> Any:
+            """Run the step; count the link it followed, if one was applied."""
+            output = super().step(step_input)
+            steps[output.response.status_code] += 1
+            if step_input.transition is not None and step_input.is_applied:
+                followed[(step_input.transition.id, output.response.status_code)] += 1
+            return output
+
+    Machine.run(settings=STATEFUL)
+
+    def answered(source: str, target: str, status: int) -> int:
+        """How often a link from ``source`` to ``target`` answered ``status``."""
+        return sum(
+            count
+            for (link, got), count in followed.items()
+            if link.startswith(source) and link.endswith(target) and got == status
+        )
+
+    assert answered("POST /auth/login", "POST /auth/refresh", 200) > 0, followed
+    assert answered("POST /auth/login", "GET /api/me", 200) > 0, followed
+    assert answered("POST /auth/refresh", "POST /auth/refresh", 200) > 0, followed
+    assert answered("POST /auth/refresh", "GET /api/items", 200) > 0, followed
+    assert answered("POST /auth/login", "POST /api/items", 201) > 0, followed
+    assert answered("POST /auth/logout", "POST /auth/refresh", 400) > 0, followed
+    assert not [status for status in steps if status >= 500], steps
+    assert steps.total() >= 200, steps
+    assert "Traceback" not in Path(fuzzed_server.stderr_path).read_text()
