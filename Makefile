@@ -12,7 +12,7 @@ VENV_DONE   := $(VENV)/.installed
 NODE_DONE   := node_modules/.installed
 VENDOR_DONE := vendor/.installed
 
-.PHONY: setup run test lint format bench screenshots clean
+.PHONY: setup run test lint format bench soak screenshots clean
 
 setup: $(VENV_DONE) $(VENDOR_DONE)
 
@@ -54,6 +54,12 @@ test: setup lint
 bench: setup
 	@chromium=$$(tools/find-chromium.sh) || exit 1; \
 	  AUTHFETCH_CHROMIUM="$$chromium" $(PY) -m bench $(BENCH_ARGS)
+
+# The long profile of the session property tests (about 20 minutes; SOAK_EXAMPLES to change).
+SOAK_EXAMPLES ?= 10000
+soak: $(VENV_DONE)
+	AUTHFETCH_HYPOTHESIS=soak AUTHFETCH_SOAK_EXAMPLES=$(SOAK_EXAMPLES) \
+	  $(PY) -m pytest tests/property -q -p no:cacheprovider --hypothesis-show-statistics
 
 screenshots: setup
 	@chromium=$$(tools/find-chromium.sh) || exit 1; \
