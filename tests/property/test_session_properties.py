@@ -462,10 +462,11 @@ class SessionProperties(RuleBasedStateMachine):
     @precondition(lambda self: bool(self.world.storage_events))
     @rule()
     def storage_event(self) -> None:
-        """The oldest pending ``storage`` event reaches its tab."""
-        tab, value = self.world.storage_events.pop(0)
+        """The oldest pending ``storage`` event reaches its tab, which adopts what the store
+        holds now (the last write), not the event's value (possibly older than its own write)."""
+        tab, _value = self.world.storage_events.pop(0)
         session = self.world.tabs[tab]
-        session.adopt(TokenSet.from_json(value) if value else None)
+        session.adopt(session.store.load())
         self.world.settle()
 
     @precondition(lambda self: bool(self.world.pending))

@@ -108,7 +108,9 @@ class SessionCore:
     def adopt(self, tokens: "TokenSet | None") -> None:
         """Another tab stored ``tokens`` (``None``: it signed out): take them if newer.
 
-        If the store still holds a sign-in this tab knows has ended (a slower
+        On a ``storage`` event pass what the store holds *now* (``store.load()``),
+        not the event's value: events can arrive after this tab's own later
+        write, and the store's current value is the last write. If the store still holds a sign-in this tab knows has ended (a slower
         tab wrote it after the sign-out), it is removed, so a reload starts
         signed out.
         """
