@@ -108,8 +108,9 @@ def test_static_page_signs_in_and_calls_the_api_cross_origin(page: Page, static_
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
 
 
-def test_broken_options_are_reported_in_the_page(page: Page, static_site):
+def test_broken_options_are_reported_in_the_page(page: Page, static_site, page_errors):
     """A mistyped option stops authfetch with a message the page shows in words."""
+    page_errors.allow(r"^console\.error: authfetch: unknown authfetch option\(s\): api_bsae$")
 
     def mistype(route: Route) -> None:
         response = route.fetch()
