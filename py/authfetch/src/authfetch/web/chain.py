@@ -11,7 +11,7 @@ result, its error, or — if the refresh task is cancelled — a named error.
 """
 
 from authfetch.core import REFRESH, SEND, RefreshUnavailableError
-from authfetch.web.ffi import Settler, reject_with, spawn
+from authfetch.web.ffi import reject_with, spawn
 from authfetch.web.transport import FetchTransport, transport_error
 
 TYPE_CHECKING = False
@@ -24,7 +24,6 @@ def run_flow(
     flow: "Any",
     transport: FetchTransport,
     refresh: "Callable[[str], Awaitable[Any]]",
-    settler: Settler,
     resolve: "Any",
     reject: "Any",
 ) -> None:
@@ -40,7 +39,7 @@ def run_flow(
             reject_with(reject, exc)
             return
         if kind == SEND:
-            _send(transport, settler, arg, step)
+            _send(transport, arg, step)
         elif kind == REFRESH:
             spawn(_refresh(refresh, arg, step))
         else:
@@ -49,7 +48,7 @@ def run_flow(
     step()
 
 
-def _send(transport: FetchTransport, settler: Settler, request: "Any", step: "Any") -> None:
+def _send(transport: FetchTransport, request: "Any", step: "Any") -> None:
     """Start the send; step the flow with the response, or throw the network error in."""
     note = transport.announce(request)
 
@@ -61,7 +60,7 @@ def _send(transport: FetchTransport, settler: Settler, request: "Any", step: "An
             transport.settled(note, error=value)
             step(None, transport_error(value))
 
-    settler.then(transport.start(request), settled)
+    transport.start(request, settled)
 
 
 async def _refresh(refresh: "Callable[[str], Awaitable[Any]]", stale: str, step: "Any") -> None:

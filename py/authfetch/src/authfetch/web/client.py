@@ -256,7 +256,7 @@ class AuthFetch:
         """
         described = json.loads(description)
         if described.get("simple") and described.get("url") is None:
-            self.settler.then(js.fetch(resource, init), _settle_with(resolve, reject))
+            self.settler.fetch(resource, init, 0, _settle_with(resolve, reject))
             return
         request = simple_request(described, init)
         if request is None:
@@ -264,7 +264,7 @@ class AuthFetch:
             return
         session = self.session
         flow = session.request_flow(request)
-        run_flow(flow, session.transport, session.refresh, self.settler, resolve, reject)
+        run_flow(flow, session.transport, session.refresh, resolve, reject)
 
     async def _fetch_with_body(
         self, resource: "Any", init: "Any", retry: bool, resolve: "Any", reject: "Any"

@@ -58,10 +58,10 @@ __all__ = [
     "js_error_of",
     "json_to_js",
     "now",
-    "outcome",
     "proxy",
     "reject_with",
     "release",
+    "settled_fetch",
     "spawn",
 ]
 
@@ -132,9 +132,20 @@ class Settler:
 
     def then(self, promise: "Any", on_done: "Callable[[bool, Any], None]") -> None:
         """Call ``on_done(True, value)`` or ``on_done(False, error)`` when ``promise`` settles."""
+        H.settle(promise, self._register(on_done), self._callback)
+
+    def fetch(
+        self, url: "Any", init: "Any", timeout_ms: int, on_done: "Callable[[bool, Any], None]"
+    ) -> None:
+        """``fetch(url, init)`` (aborted after ``timeout_ms``, 0: never), then ``on_done``;
+        a network error arrives as fetch's own error (boxed)."""
+        H.send(url, init, timeout_ms, self._register(on_done), self._callback)
+
+    def _register(self, on_done: "Callable[[bool, Any], None]") -> int:
+        """A new id for ``on_done``."""
         self._next = (self._next + 1) % 1_000_000_000
         self._pending[self._next] = on_done
-        H.settle(promise, self._next, self._callback)
+        return self._next
 
     def _settled(self, step_id: int, ok: bool, value: "Any") -> None:
         """JavaScript's report for ``step_id``."""
@@ -147,12 +158,8 @@ class Settler:
 SETTLER = Settler()
 
 
-async def outcome(promise: "Any") -> "tuple[bool, Any]":
-    """Wait for a JS promise: ``(True, value)`` or ``(False, boxed error)``; never raises.
-
-    (Not ``await promise``: a JS error raised into Python cannot be handed back to
-    JavaScript as itself on Pyodide.)
-    """
+async def settled_fetch(url: "Any", init: "Any", timeout_ms: int) -> "tuple[bool, Any]":
+    """``await`` a :meth:`Settler.fetch`: ``(True, response)`` or ``(False, boxed error)``."""
     done = asyncio.Event()
     result: list = []
 
@@ -160,7 +167,7 @@ async def outcome(promise: "Any") -> "tuple[bool, Any]":
         result.append((ok, value))
         done.set()
 
-    SETTLER.then(promise, settled)
+    SETTLER.fetch(url, init, timeout_ms, settled)
     await done.wait()
     return result[0]
 

@@ -87,9 +87,10 @@ helpers.settle = (promise, id, callback) => {
     (error) => callback(id, false, helpers.box(error)));
 };
 
-// A promise's outcome that never rejects: {ok: true, value} or a boxed error.
-helpers.outcome = (promise) => promise.then((value) => ({ok: true, value}),
-  (error) => ({ok: false, boxed: true, error}));
+// fetch and settle in JavaScript: a promise made by a call from Python would reach
+// its handlers on Pyodide with a PythonError in place of fetch's own TypeError.
+helpers.send = (url, init, ms, id, callback) =>
+  helpers.settle(helpers.fetch(url, init, ms), id, callback);
 
 // navigator.locks, with a timeout and a cancel that never leaves the lock held.
 helpers.lock = (name, ms) => {

@@ -5,10 +5,11 @@ import json
 import js
 
 from authfetch.core import ReplayableRequest, TransportError
-from authfetch.web.ffi import H, bytes_from_js, bytes_to_js, outcome
+from authfetch.web.ffi import SETTLER, H, bytes_from_js, bytes_to_js, settled_fetch
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 _BODYLESS = ("GET", "HEAD")
@@ -76,8 +77,12 @@ class FetchTransport:
         self.refresh_url = refresh_url
         self.refresh_timeout = refresh_timeout
 
-    def start(self, request: ReplayableRequest) -> "Any":
-        """Call ``fetch`` now; the JS promise of its ``Response``."""
+    def start(self, request: ReplayableRequest, on_done: "Callable[[bool, Any], None]") -> None:
+        """Call ``fetch`` now; ``on_done(True, response)`` or ``on_done(False, boxed error)``."""
+        SETTLER.fetch(*self._fetch_arguments(request), on_done)
+
+    def _fetch_arguments(self, request: ReplayableRequest) -> "tuple[str, Any, int]":
+        """``fetch``'s URL and init for ``request``, and its timeout in ms (0: none)."""
         options = request.options or {}
         if request.stream:
             body = request.body
@@ -87,7 +92,7 @@ class FetchTransport:
         init = H.makeInit(options.get("js_init"), request.method, headers, body, request.stream)
         is_refresh = self.refresh_url is not None and request.url == self.refresh_url
         timeout_ms = int(self.refresh_timeout * 1000) if is_refresh else 0
-        return H.fetch(request.url, init, timeout_ms)
+        return request.url, init, timeout_ms
 
     def announce(self, request: ReplayableRequest) -> "Any":
         """Called before each send; its result is handed to :meth:`settled`."""
@@ -99,7 +104,7 @@ class FetchTransport:
     async def send(self, request: ReplayableRequest) -> Response:
         """Send once; a network failure raises :class:`TransportError` (``.js_error`` kept)."""
         note = self.announce(request)
-        ok, js_response = await outcome(self.start(request))
+        ok, js_response = await settled_fetch(*self._fetch_arguments(request))
         if not ok:
             self.settled(note, error=js_response)
             raise transport_error(js_response)
