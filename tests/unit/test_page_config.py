@@ -4,6 +4,7 @@ versions from package.json only, and a clear 400 for an unknown interpreter."""
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import tomllib
 import zipfile
@@ -21,6 +22,12 @@ sys.path.insert(0, str(ROOT / "tools"))
 import libzip  # noqa: E402 - the set-up script under test
 
 PINS = json.loads((ROOT / "package.json").read_text())["dependencies"]
+PINNED = [
+    PINS[name]
+    for name in ("@pyscript/core", "pyodide", "@micropython/micropython-webassembly-pyscript")
+]
+#: The page's per-interpreter fields (beside the versions).
+FIELDS = ("interpreter", "interpreter_name", "config", "other_interpreter", "other_name")
 
 
 @pytest.fixture
@@ -144,3 +151,32 @@ def test_render_refuses_an_unknown_field():
     assert render("a {{x}} b", {"x": "1"}) == "a 1 b"
     with pytest.raises(KeyError):
         render("{{missing}}", {})
+
+
+#: Files allowed to name a pinned runtime version: the one source, npm's lock of
+#: it (npm ci checks they agree), and the records of benchmark runs (what ran then).
+VERSION_SOURCES = {"package.json", "package-lock.json", "bench/results.md", "bench/README.md"}
+
+
+def test_runtime_versions_are_written_once():
+    """No tracked file but package.json (and its lock, and benchmark records) names a
+    pinned PyScript, Pyodide or MicroPython version: everything else derives them."""
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split("\0")
+    copies = []
+    for name in sorted(set(tracked) - VERSION_SOURCES - {""}):
+        path = ROOT / name
+        if not path.is_file() or path.suffix in (".png", ".wasm"):
+            continue
+        text = path.read_text(errors="replace")
+        copies += [f"{name}: {version}" for version in PINNED if version in text]
+    assert copies == []
+
+
+def test_the_version_check_finds_a_second_copy(tmp_path: Path):
+    """The pins are distinctive enough to be found (the check above can fail)."""
+    assert all(len(version) >= 5 and version.count(".") >= 1 for version in PINNED)
+    page = (ROOT / "index.html").read_text()
+    rendered = render(page, {**runtime_versions(ROOT / "vendor"), **dict.fromkeys(FIELDS, "x")})
+    assert any(version in rendered for version in PINNED)
