@@ -15,7 +15,7 @@ LIB_ARCHIVE := build/authfetch.zip
 # Every module and folder of the library: adding, editing or removing one rebuilds the archive.
 LIB_SOURCES := $(shell find py/authfetch/src/authfetch -name __pycache__ -prune -o \( -name '*.py' -o -type d \) -print)
 
-.PHONY: setup run test lint format bench screenshots clean
+.PHONY: setup run test test-micropython lint format bench screenshots clean
 
 setup: $(VENV_DONE) $(VENDOR_DONE) $(LIB_ARCHIVE)
 
@@ -53,7 +53,11 @@ format: $(VENV_DONE)
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-test: setup lint
+# The core's unit tests again, under MicroPython in Node (tests/micropython/run.mjs).
+test-micropython: $(NODE_DONE)
+	@node tests/micropython/run.mjs
+
+test: setup lint test-micropython
 	@chromium=$$(tools/find-chromium.sh) || exit 1; \
 	  echo "end-to-end browser: $$chromium"; \
 	  AUTHFETCH_CHROMIUM="$$chromium" $(PY) -m pytest $(PYTEST_ARGS)
