@@ -108,7 +108,7 @@ def settings_text(settings: Settings) -> str:
     return (
         f"burst {settings.burst_runs} runs, tabs {settings.tabs_runs} runs, "
         f"{settings.lifetimes} lifetimes, {settings.overhead_requests} requests for overhead, "
-        f"start-up {settings.startup_runs} runs, memory {settings.memory_runs} runs"
+        f"start-up and memory {settings.startup_runs} runs"
     )
 
 
