@@ -11,7 +11,7 @@ ARGS   ?=
 VENV_DONE   := $(VENV)/.installed
 NODE_DONE   := node_modules/.installed
 VENDOR_DONE := vendor/.installed
-LIB_ARCHIVE := build/authfetch.zip
+LIB_ARCHIVE := build/authfetch.tar.gz
 # Every module and folder of the library: adding, editing or removing one rebuilds the archive.
 LIB_SOURCES := $(shell find py/authfetch/src/authfetch -name __pycache__ -prune -o \( -name '*.py' -o -type d \) -print)
 
@@ -38,8 +38,8 @@ $(VENDOR_DONE): $(VENV_DONE) $(NODE_DONE) browser-wheels.txt tools/vendor.py
 	@$(PY) tools/vendor.py
 	@touch $@
 
-$(LIB_ARCHIVE): $(LIB_SOURCES) tools/libzip.py
-	@$(PY) tools/libzip.py
+$(LIB_ARCHIVE): $(LIB_SOURCES) tools/libarchive.py
+	@$(PY) tools/libarchive.py
 	@touch $@
 
 run: setup

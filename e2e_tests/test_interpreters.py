@@ -34,7 +34,7 @@ def probe_main(route: Route) -> None:
 def test_interpreter_starts_offline_and_imports_the_library(
     page: Page, server: ServerProcess, offline_requests, query: str, name: str, other: str
 ):
-    """The chosen interpreter starts from vendor/, unpacks authfetch.zip, imports authfetch."""
+    """The chosen interpreter starts from vendor/, unpacks authfetch.tar.gz, imports authfetch."""
     page.route("**/py/main.py", probe_main)
     page.goto(server.url + "/" + query)
     html = page.locator("html")
@@ -54,5 +54,5 @@ def test_micropython_page_loads_no_pyodide(page: Page, server: ServerProcess):
         "data-probe", "imported 0.1.0", timeout=READY_TIMEOUT_MS
     )
     assert any(url.endswith("/micropython.wasm") for url in urls)
-    assert any(url.endswith("/authfetch.zip") for url in urls)
+    assert any(url.endswith("/authfetch.tar.gz") for url in urls)
     assert not [url for url in urls if "/vendor/pyodide/" in url]

@@ -64,7 +64,7 @@ def test_example_configs_ship_the_library_as_one_archive():
     vendored interpreter: MicroPython by default, Pyodide as the alternative."""
     for name, runtime in (("pyscript.toml", "micropython"), ("pyscript-py.toml", "pyodide")):
         config = tomllib.loads((SITE / name).read_text())
-        assert config["files"] == {"./authfetch.zip": "./*"}
+        assert config["files"] == {"./authfetch.tar.gz": "./*"}
         assert config["interpreter"].startswith(f"./vendor/{runtime}/{{{{{runtime}}}}}/")
         assert "packages" not in config
 

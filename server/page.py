@@ -25,7 +25,7 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 # Files we generate or edit ourselves are revalidated on every load (ETag / 304).
 REVALIDATE = "no-cache"
 RUNTIMES_FILE = "runtimes.json"
-LIBRARY_ARCHIVE = "authfetch.zip"
+LIBRARY_ARCHIVE = "authfetch.tar.gz"
 PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 
 
@@ -55,9 +55,11 @@ def render(template: str, values: dict[str, str]) -> str:
     return PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
 
 
-def _send(folder: str | Path, name: str, cache_control: str) -> Response:
+def _send(
+    folder: str | Path, name: str, cache_control: str, mimetype: str | None = None
+) -> Response:
     """Send ``folder/name`` (404 outside it) with the given Cache-Control."""
-    response = send_from_directory(folder, name, max_age=None)
+    response = send_from_directory(folder, name, max_age=None, mimetype=mimetype)
     response.headers["Cache-Control"] = cache_control
     return response
 
@@ -105,8 +107,12 @@ def pyscript_config(stem: str) -> Response:
 
 @bp.get(f"/{LIBRARY_ARCHIVE}")
 def library_archive() -> Response:
-    """The authfetch package as one zip (built by the set-up; its URL has no version)."""
-    return _send(current_app.config["BUILD_DIR"], LIBRARY_ARCHIVE, REVALIDATE)
+    """The authfetch package as one gzipped tar (built by the set-up; its URL has no version).
+
+    Sent as ``application/gzip``: the guessed ``Content-Encoding: gzip`` would make the
+    browser unpack the gzip layer before PyScript sees the file.
+    """
+    return _send(current_app.config["BUILD_DIR"], LIBRARY_ARCHIVE, REVALIDATE, "application/gzip")
 
 
 @bp.get("/py/<path:name>")

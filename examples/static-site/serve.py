@@ -11,8 +11,8 @@ URL                   served from
 ``/``                 this folder (index.html, pyscript*.toml, app.js, site.css)
 ``/vendor/…``         PyScript and MicroPython / Pyodide, self-hosted
                       (``make setup`` fills vendor/)
-``/authfetch.zip``    the authfetch package in one archive (``make setup`` builds
-                      build/authfetch.zip)
+``/authfetch.tar.gz``    the authfetch package in one archive (``make setup`` builds
+                      build/authfetch.tar.gz)
 ====================  =========================================================
 
 ``index.html`` and the ``pyscript*.toml`` files are templates: the fields in
@@ -42,10 +42,10 @@ from urllib.parse import unquote, urlsplit
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 VENDOR = ROOT / "vendor"
-ARCHIVE = ROOT / "build" / "authfetch.zip"
+ARCHIVE = ROOT / "build" / "authfetch.tar.gz"
 WRITTEN_API = "http://127.0.0.1:8000"
 #: URL prefix -> file or folder; the longest matching prefix wins, "/" is this folder.
-MOUNTS = {"/vendor/": VENDOR, "/authfetch.zip/": ARCHIVE, "/": HERE}
+MOUNTS = {"/vendor/": VENDOR, "/authfetch.tar.gz/": ARCHIVE, "/": HERE}
 TYPES = {".mjs": "text/javascript", ".wasm": "application/wasm", ".toml": "application/toml"}
 #: ``--interpreter`` -> PyScript's script type and this folder's config for it.
 INTERPRETERS = {"mpy": "pyscript.toml", "py": "pyscript-py.toml"}

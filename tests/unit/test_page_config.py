@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import tomllib
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from server.page import INTERPRETERS, render, runtime_versions
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "py" / "authfetch" / "src" / "authfetch"
 sys.path.insert(0, str(ROOT / "tools"))
-import libzip  # noqa: E402 - the set-up script under test
+import libarchive  # noqa: E402 - the set-up script under test
 
 PINS = json.loads((ROOT / "package.json").read_text())["dependencies"]
 PINNED = [
@@ -96,7 +95,7 @@ def test_configs_name_the_vendored_interpreters_and_the_archive(client: FlaskCli
         config = tomllib.loads(response.get_data(as_text=True))
         assert config["interpreter"] == interpreter
         assert (ROOT / interpreter).is_file()
-        assert config["files"] == {"./authfetch.zip": "./*"}
+        assert config["files"] == {"./authfetch.tar.gz": "./*"}
     assert client.get("/other.toml").status_code == 404
 
 
@@ -113,21 +112,22 @@ def test_only_the_sync_path_page_loads_pyodide_http(client: FlaskClient):
 
 
 def test_archive_is_served_revalidated_and_matches_the_sources(client: FlaskClient):
-    """``/authfetch.zip`` is today's build of every module (no hand-kept list), no-cache."""
-    response = client.get("/authfetch.zip")
+    """``/authfetch.tar.gz`` is today's build of every module (no hand-kept list), no-cache."""
+    response = client.get("/authfetch.tar.gz")
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-cache"
-    assert response.data == libzip.build(), "build/authfetch.zip is stale: run make setup"
+    assert response.headers["Content-Type"] == "application/gzip"
+    assert "Content-Encoding" not in response.headers
+    assert response.data == libarchive.build(), "build/authfetch.tar.gz is stale: run make setup"
 
 
 def test_archive_holds_every_module_and_nothing_else(tmp_path: Path):
     """The archive has each .py of the package under authfetch/, folders first, and is
     the same bytes every time it is built."""
-    target = tmp_path / "authfetch.zip"
-    assert libzip.write(target) is True
-    assert libzip.write(target) is False
-    with zipfile.ZipFile(target) as archive:
-        names = archive.namelist()
+    target = tmp_path / "authfetch.tar.gz"
+    assert libarchive.write(target) is True
+    assert libarchive.write(target) is False
+    names = libarchive.names(target.read_bytes())
     modules = {
         f"authfetch/{path.relative_to(PACKAGE).as_posix()}" for path in PACKAGE.rglob("*.py")
     }

@@ -105,9 +105,9 @@ def test_vendor_lays_out_every_runtime_by_its_pinned_version():
 
 
 def make_question(*what_if: str) -> int:
-    """``make -q build/authfetch.zip`` (0: up to date), pretending ``what_if`` changed."""
+    """``make -q build/authfetch.tar.gz`` (0: up to date), pretending ``what_if`` changed."""
     flags = [f"--what-if={path}" for path in what_if]
-    return run(["make", "-q", *flags, "build/authfetch.zip"]).returncode
+    return run(["make", "-q", *flags, "build/authfetch.tar.gz"]).returncode
 
 
 def test_archive_is_rebuilt_when_a_library_file_or_folder_changes():
@@ -116,7 +116,7 @@ def test_archive_is_rebuilt_when_a_library_file_or_folder_changes():
     assert make_question() == 0
     assert make_question("py/authfetch/src/authfetch/core/tokens.py") == 1
     assert make_question("py/authfetch/src/authfetch/web") == 1
-    assert make_question("tools/libzip.py") == 1
+    assert make_question("tools/libarchive.py") == 1
     assert make_question("README.md") == 0
 
 
