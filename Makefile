@@ -11,10 +11,13 @@ ARGS   ?=
 VENV_DONE   := $(VENV)/.installed
 NODE_DONE   := node_modules/.installed
 VENDOR_DONE := vendor/.installed
+LIB_ARCHIVE := build/authfetch.tar.gz
+# Every module and folder of the library: adding, editing or removing one rebuilds the archive.
+LIB_SOURCES := $(shell find py/authfetch/src/authfetch -name __pycache__ -prune -o \( -name '*.py' -o -type d \) -print)
 
-.PHONY: setup run test lint format bench soak screenshots clean
+.PHONY: setup run test test-micropython lint format bench soak screenshots clean
 
-setup: $(VENV_DONE) $(VENDOR_DONE)
+setup: $(VENV_DONE) $(VENDOR_DONE) $(LIB_ARCHIVE)
 
 $(VENV_DONE): requirements.txt
 	@tools/prereqs.sh python
@@ -26,13 +29,17 @@ $(VENV_DONE): requirements.txt
 
 $(NODE_DONE): package.json package-lock.json
 	@tools/prereqs.sh node
-	@echo "installing pinned Pyodide and PyScript from npm (log: .npm-ci.log)"
+	@echo "installing pinned PyScript, Pyodide and MicroPython from npm (log: .npm-ci.log)"
 	@npm ci --no-audit --no-fund --fetch-retries 1 --fetch-timeout 30000 >.npm-ci.log 2>&1 \
 	  || { echo "authfetch set-up: npm ci failed (is the npm registry reachable?): $$(grep -m1 -i 'err' .npm-ci.log)" >&2; exit 1; }
 	@touch $@
 
 $(VENDOR_DONE): $(VENV_DONE) $(NODE_DONE) browser-wheels.txt tools/vendor.py
 	@$(PY) tools/vendor.py
+	@touch $@
+
+$(LIB_ARCHIVE): $(LIB_SOURCES) tools/libarchive.py
+	@$(PY) tools/libarchive.py
 	@touch $@
 
 run: setup
@@ -46,7 +53,11 @@ format: $(VENV_DONE)
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-test: setup lint
+# The core's unit tests again, under MicroPython in Node (tests/micropython/run.mjs).
+test-micropython: $(NODE_DONE)
+	@node tests/micropython/run.mjs
+
+test: setup lint test-micropython
 	@chromium=$$(tools/find-chromium.sh) || exit 1; \
 	  echo "end-to-end browser: $$chromium"; \
 	  AUTHFETCH_CHROMIUM="$$chromium" $(PY) -m pytest $(PYTEST_ARGS)
@@ -67,4 +78,4 @@ screenshots: setup
 	  $(PY) -m pytest e2e_tests/test_demo.py e2e_tests/test_static_site.py -q
 
 clean:
-	rm -rf $(VENV) node_modules vendor bench/node_modules .pytest_cache .ruff_cache .npm-ci.log .chromium-install.log test-results
+	rm -rf $(VENV) node_modules vendor build bench/node_modules .pytest_cache .ruff_cache .npm-ci.log .chromium-install.log test-results

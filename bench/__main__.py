@@ -20,7 +20,7 @@ from playwright.sync_api import sync_playwright
 from bench.browser import BENCH_DIR, StaticServer, launch
 from bench.deps import SetupError, ensure_peers
 from bench.report import render, update_readme
-from bench.scenarios import SCENARIOS, Bench, Settings
+from bench.scenarios import SCENARIOS, Bench, Settings, targets
 from e2e_tests.serverproc import ServerProcess
 
 RESULTS = BENCH_DIR / "results.md"
@@ -66,7 +66,9 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="authfetch-bench-") as tmp:
         strict = ServerProcess(Path(tmp) / "strict.sqlite3", "--testing", "--reuse-grace", "0")
         lenient = ServerProcess(Path(tmp) / "default.sqlite3", "--testing")
-        static = StaticServer()
+        # Start-up pages sit behind the static server; long tokens, so no refresh falls due.
+        long_lived = ServerProcess(Path(tmp) / "startup.sqlite3", "--access-ttl", "600")
+        static = StaticServer(long_lived.url)
         try:
             with sync_playwright() as playwright:
                 browser = launch(playwright)
@@ -76,9 +78,11 @@ def main(argv: list[str]) -> int:
                 for name in args.only:
                     print(f"bench: {name}", flush=True)
                     tables.append(SCENARIOS[name](bench))
+                tables.insert(0, targets(bench))
                 browser.close()
         finally:
             static.stop()
+            long_lived.stop()
             lenient.stop()
             strict.stop()
     elapsed = time.perf_counter() - started

@@ -6,25 +6,27 @@ read, or the error's name), ``state()`` → ``{loggedIn, expiresAt, refreshes}``
 The peers' pages define it themselves (``bench/peers/session.js``); for
 authfetch a few lines over ``window.authfetch`` (the bridge) define it.
 
-The benchmark's own pages (``/bench/…``: the peers, the bare authfetch page,
-the PyScript baseline) are served under the API server's origin (same origin
-as the API, like the demo page) by a Playwright route that reads ``bench/``.
-Routing sends every request of the context through Playwright and turns the
-HTTP cache off, so the route is removed as soon as the pages are loaded: the
-measured API traffic goes straight to the server. Start-up and memory, which
-need the cache, use :class:`StaticServer` instead (nothing there talks to the
-API).
+The benchmark's own pages (``/bench/…``: the peers, the bare authfetch pages,
+the interpreters' floors and passthrough floors, on Pyodide and MicroPython)
+are served under the API server's origin (same origin as the API, like the
+demo page) by a Playwright route that reads ``bench/``. Routing sends every
+request of the context through Playwright and turns the HTTP cache off, so the
+route is removed as soon as the pages are loaded: the measured API traffic
+goes straight to the server. Start-up and memory, which need the cache, load
+every page (the demo too) from :class:`StaticServer`, which serves the bench's
+files and the project's ``/vendor/`` and ``/authfetch.tar.gz`` with the project's
+caching and passes everything else (the demo page, ``/api``, ``/auth``) to the
+API server, so the first authorized request stays on the page's origin.
 """
 
 from __future__ import annotations
 
 import hashlib
 import http.server
-import json
 import mimetypes
-import re
 import threading
-import tomllib
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,11 +36,14 @@ from urllib.parse import unquote, urlsplit
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route
 
 from e2e_tests.serverproc import CHROMIUM_ARGS, chromium_executable
+from server.page import render, runtime_versions
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 #: Pyodide starts in 2-4 s here; a cold start on a busy 2-core machine takes longer.
 READY_TIMEOUT_MS = 90_000
+#: MicroPython starts in well under a second: a page not ready after this failed to start.
+MPY_READY_TIMEOUT_MS = 20_000
 #: Bound on any one wait for requests fired in a page.
 REQUEST_TIMEOUT_MS = 60_000
 #: Folders of ``bench/`` that the pages may load.
@@ -61,16 +66,17 @@ USERNAME, PASSWORD = "demo", "demo-pass"
 
 @dataclass(frozen=True)
 class Client:
-    """One implementation under test: its page and its ready marker."""
+    """One page under test: its path, its ready marker, and the interpreter it runs on."""
 
     key: str
     label: str
     path: str
     ready_attribute: str
+    interpreter: str | None = None  # "py", "mpy", or None for JavaScript only
 
     @property
     def is_peer(self) -> bool:
-        """A JavaScript peer (its page defines ``window.peer`` itself)."""
+        """The page defines ``window.peer`` itself (a JavaScript peer, a passthrough floor)."""
         return self.ready_attribute == "peer"
 
     @property
@@ -83,25 +89,66 @@ class Client:
         """The page is one of the benchmark's own (``/bench/…``), not the project's."""
         return self.path.startswith("/bench/")
 
+    @property
+    def ready_timeout_ms(self) -> int:
+        """How long the page may take to mark itself ready."""
+        return MPY_READY_TIMEOUT_MS if self.interpreter == "mpy" else READY_TIMEOUT_MS
 
-AUTHFETCH = Client("authfetch", "authfetch", "/", "authfetch")
+
+#: The interpreters: script type -> (label, vendor folder, entry file).
+INTERPRETERS = {
+    "py": ("Pyodide", "pyodide", "pyodide.mjs"),
+    "mpy": ("MicroPython", "micropython", "micropython.mjs"),
+}
+
+
+def _per_interpreter(key: str, label: str, path: str, ready: str) -> dict[str, Client]:
+    """The same page on each interpreter (``{i}`` in ``key`` and ``path``)."""
+    return {
+        kind: Client(
+            key.format(i=kind), f"{label}, {name}", path.format(i=kind), ready, interpreter=kind
+        )
+        for kind, (name, _folder, _entry) in INTERPRETERS.items()
+    }
+
+
+#: The demo page (the project's server) on each interpreter.
+AUTHFETCH = {
+    "py": Client("authfetch", "authfetch demo, Pyodide", "/", "authfetch", interpreter="py"),
+    "mpy": Client(
+        "authfetch-mpy",
+        "authfetch demo, MicroPython",
+        "/?interpreter=mpy",
+        "authfetch",
+        interpreter="mpy",
+    ),
+}
+#: authfetch alone on a page (``setup()``, no demo UI, no packages): the library's own cost.
+AUTHFETCH_BARE = _per_interpreter(
+    "authfetch-bare-{i}", "authfetch bare page", "/bench/peers/authfetch-bare-{i}.html", "authfetch"
+)
+#: PyScript and the interpreter with nothing on top: each interpreter's floor.
+FLOOR = _per_interpreter(
+    "floor-{i}", "PyScript alone (floor)", "/bench/peers/floor-{i}.html", "pyscript"
+)
+#: JavaScript calls one Python function that only calls fetch: the per-request floor.
+PASSTHROUGH = _per_interpreter(
+    "passthrough-{i}", "passthrough floor", "/bench/peers/passthrough-{i}.html", "peer"
+)
+PLAIN = Client("plain", "plain fetch with a bearer", "/bench/peers/plain.html", "peer")
 CLASSIC = Client("classic", "classic interceptor", "/bench/peers/classic.html", "peer")
 AUTH_REFRESH = Client(
     "auth-refresh", "axios-auth-refresh 5.0.2", "/bench/peers/auth-refresh.html", "peer"
 )
-PEERS = (CLASSIC, AUTH_REFRESH)
-CLIENTS = (AUTHFETCH, *PEERS)
-#: authfetch alone on a page (``setup()``, no demo UI): the library's own cost.
-AUTHFETCH_BARE = Client(
-    "authfetch-bare", "authfetch, bare page", "/bench/peers/authfetch-bare.html", "authfetch"
+AUTH_REFRESH_NODEDUP = Client(
+    "auth-refresh-nodedup",
+    "axios-auth-refresh 5.0.2, deduplicateRefresh: false",
+    "/bench/peers/auth-refresh-nodedup.html",
+    "peer",
 )
-#: PyScript + Pyodide with no packages and no authfetch: the platform's own start-up.
-PYSCRIPT_ONLY = Client(
-    "pyscript-only",
-    "PyScript + Pyodide alone (baseline)",
-    "/bench/peers/pyscript-only.html",
-    "pyscript",
-)
+PEERS = (CLASSIC, AUTH_REFRESH, AUTH_REFRESH_NODEDUP)
+#: The clients of the behaviour scenarios (burst, tabs, lifetimes).
+CLIENTS = (AUTHFETCH["py"], AUTHFETCH["mpy"], *PEERS)
 
 #: ``window.peer`` over authfetch's bridge; the body is read like axios reads it.
 AUTHFETCH_DRIVER = """() => {
@@ -115,20 +162,46 @@ AUTHFETCH_DRIVER = """() => {
     };
 }"""
 
-#: Records ``performance.now()`` (ms since navigation start) when a ready marker appears.
-READY_PROBE = """(() => {
+#: Start-up probe: ``performance.now()`` (ms since navigation start) when the page marks
+#: itself ready, then one authorized ``GET /api/me`` through the page's own client
+#: (authfetch, ``window.peer``, or for a floor ``fetch`` with the stored bearer) and the
+#: time its 200 (body read) arrived.
+STARTUP_PROBE = """(() => {
+    const KINDS = ['authfetch', 'peer', 'pyscript'];
+    const first = (kind) => {
+        const read = (response) => response.text().then(() => response.status);
+        if (kind === 'authfetch') return window.authfetch.fetch('/api/me').then(read);
+        if (kind === 'peer') return window.peer.fetch('/api/me');
+        const token = localStorage.getItem('bench.access_token');
+        return fetch('/api/me', {headers: {Authorization: 'Bearer ' + token}}).then(read);
+    };
     const mark = () => {
         const html = document.documentElement;
-        if (window.__benchReadyAt === undefined && html &&
-                ['authfetch', 'peer', 'pyscript'].some((name) => html.dataset[name] === 'ready')) {
-            window.__benchReadyAt = performance.now();
-        }
+        if (window.__benchReadyAt !== undefined || !html) return;
+        const kind = KINDS.find((name) => html.dataset[name] === 'ready');
+        if (kind === undefined) return;
+        window.__benchReadyAt = performance.now();
+        first(kind).then(
+            (status) => { window.__benchFirst = {status, at: performance.now()}; },
+            (error) => { window.__benchFirst = {status: String(error && error.name || error),
+                                                at: performance.now()}; });
     };
     new MutationObserver(mark).observe(document, {
         subtree: true, attributes: true,
-        attributeFilter: ['data-authfetch', 'data-peer', 'data-pyscript'],
+        attributeFilter: KINDS.map((name) => 'data-' + name),
     });
 })();"""
+
+#: Logs any page in: authfetch's bridge, ``window.peer``, or (a floor) a plain login whose
+#: access token the probe's ``fetch`` uses.
+LOGIN_ANY = """async ([username, password]) => {
+    const html = document.documentElement;
+    if (html.dataset.authfetch === 'ready') return authfetch.login(username, password);
+    if (html.dataset.peer === 'ready') return peer.login(username, password);
+    const response = await fetch('/auth/login', {method: 'POST',
+        headers: {'Content-Type': 'application/json'}, body: JSON.stringify({username, password})});
+    localStorage.setItem('bench.access_token', (await response.json()).access_token);
+}"""
 
 
 def launch(playwright: Playwright) -> Browser:
@@ -137,70 +210,72 @@ def launch(playwright: Playwright) -> Browser:
 
 
 BARE_PAGE = """<!doctype html>
-<html lang="en">
+<html lang="en" data-interpreter="{{interpreter}}">
 <head>
   <meta charset="utf-8">
   <link rel="icon" href="data:,">
-  <title>authfetch bench: {title}</title>
-  <script type="module" src="{core_js}"></script>
+  <title>authfetch bench: {{title}}</title>
+  <script type="module" src="/vendor/pyscript/{{pyscript}}/core.js"></script>{{module}}
 </head>
 <body>
-  <script type="py" src="./{script}" config="./{config}"></script>
+  <script type="{{interpreter}}" src="./{{script}}" config="./{{config}}"></script>
 </body>
 </html>
 """
 
 
-def absolute(url: str) -> str:
-    """``./x`` (relative to the project's page at ``/``) as ``/x``."""
-    return "/" + url.removeprefix("./") if url.startswith("./") else url
+def bare_page(interpreter: str, title: str, script: str, config: str, module: str = "") -> str:
+    """A page running ``script`` with ``config`` on the vendored PyScript and ``interpreter``;
+    ``module``: a JavaScript module of ``bench/peers/`` loaded first."""
+    tag = f'\n  <script type="module" src="./{module}"></script>' if module else ""
+    values = {
+        **runtime_versions(ROOT / "vendor"),
+        "interpreter": interpreter,
+        "title": f"{title} ({INTERPRETERS[interpreter][0]})",
+        "script": script,
+        "config": config,
+        "module": tag,
+    }
+    return render(BARE_PAGE, values)
 
 
-def bare_page(title: str, script: str, config: str) -> str:
-    """A page running ``script`` with ``config`` on the PyScript of the demo page."""
-    index = (ROOT / "index.html").read_text()
-    found = re.search(r'src="\.?/?(vendor/pyscript/[^"]+/core\.js)"', index)
-    if found is None:
-        raise RuntimeError("index.html names no vendor/pyscript/<version>/core.js")
-    return BARE_PAGE.format(core_js="/" + found.group(1), title=title, script=script, config=config)
-
-
-def bare_config(interpreter_only: bool = False) -> str:
-    """The demo page's ``pyscript.toml`` with its URLs made absolute (same interpreter,
-    packages and library files), so a page under ``/bench/peers/`` can use it.
-
-    ``interpreter_only`` keeps just the interpreter: PyScript + Pyodide and nothing else.
-    """
-    config = tomllib.loads((ROOT / "pyscript.toml").read_text())
-    if interpreter_only:
-        config = {"interpreter": config["interpreter"]}
-    lines = [
-        f"interpreter = {json.dumps(absolute(config['interpreter']))}",
-        f"packages = {json.dumps(config.get('packages', []))}",
-        "",
-        "[files]",
-    ]
-    for source, target in config.get("files", {}).items():
-        lines.append(f"{json.dumps(absolute(source))} = {json.dumps(target)}")
+def bare_config(interpreter: str, library: bool) -> str:
+    """A PyScript config: the vendored ``interpreter``, and with ``library`` the authfetch
+    archive (the same one line as the project's configs); no packages."""
+    _name, folder, entry = INTERPRETERS[interpreter]
+    version = runtime_versions(ROOT / "vendor")[folder]
+    lines = [f'interpreter = "/vendor/{folder}/{version}/{entry}"']
+    if library:
+        lines += ["", "[files]", '"/authfetch.tar.gz" = "./*"']
     return "\n".join(lines) + "\n"
 
 
-#: Files made on request from the project's own page and config.
-GENERATED: dict[str, tuple[Callable[[], str], str]] = {
-    "/bench/peers/authfetch-bare.html": (
-        lambda: bare_page("the library alone", "authfetch_bare.py", "authfetch-bare.toml"),
-        "text/html",
-    ),
-    "/bench/peers/authfetch-bare.toml": (bare_config, "application/toml"),
-    "/bench/peers/pyscript-only.html": (
-        lambda: bare_page("PyScript and Pyodide alone", "pyscript_only.py", "pyscript-only.toml"),
-        "text/html",
-    ),
-    "/bench/peers/pyscript-only.toml": (
-        lambda: bare_config(interpreter_only=True),
-        "application/toml",
-    ),
-}
+def _generated() -> dict[str, tuple[Callable[[], str], str]]:
+    """The bench's pages and configs made on request, for each interpreter."""
+    pages = {
+        "authfetch-bare": ("the library alone", "authfetch_bare.py", True, ""),
+        "floor": ("PyScript alone", "floor.py", False, ""),
+        "passthrough": ("passthrough floor", "passthrough.py", False, "passthrough.js"),
+    }
+    made: dict[str, tuple[Callable[[], str], str]] = {}
+    for name, (title, script, library, module) in pages.items():
+        for kind in INTERPRETERS:
+            stem = f"/bench/peers/{name}-{kind}"
+            config = f"{name}-{kind}.toml"
+
+            def page(kind=kind, title=title, script=script, config=config, module=module) -> str:
+                return bare_page(kind, title, script, config, module)
+
+            def toml(kind=kind, library=library) -> str:
+                return bare_config(kind, library)
+
+            made[f"{stem}.html"] = (page, "text/html")
+            made[f"{stem}.toml"] = (toml, "application/toml")
+    return made
+
+
+#: Files made on request from the vendored versions.
+GENERATED = _generated()
 
 
 def bench_file(url_path: str) -> Path | None:
@@ -231,7 +306,9 @@ def serve_bench_file(route: Route) -> None:
 def wait_ready(page: Page, client: Client) -> None:
     """Wait until the page marks itself ready; for authfetch, add ``window.peer``."""
     page.wait_for_selector(
-        f"html[data-{client.ready_attribute}=ready]", state="attached", timeout=READY_TIMEOUT_MS
+        f"html[data-{client.ready_attribute}=ready]",
+        state="attached",
+        timeout=client.ready_timeout_ms,
     )
     if client.is_authfetch:
         page.evaluate(AUTHFETCH_DRIVER)
@@ -290,10 +367,10 @@ def file_etag(path: Path) -> str:
 
 def static_entry(url_path: str) -> tuple[bytes, str, str, str] | None:
     """What the static server answers for ``url_path``: body, Content-Type, Cache-Control
-    and ETag.
+    and ETag; ``None`` for what it passes to the API server.
 
-    The peer pages and packages of ``bench/``, the generated bare authfetch page, and
-    the project's ``/vendor/`` and ``/py/`` files, cached the way the project's server
+    The peer pages and packages of ``bench/``, the generated pages, the project's
+    ``/vendor/`` files and ``/authfetch.tar.gz``, cached the way the project's server
     caches them (versioned packages and vendored files for good, the rest revalidated).
     """
     if url_path in GENERATED:
@@ -304,19 +381,34 @@ def static_entry(url_path: str) -> tuple[bytes, str, str, str] | None:
     if path is not None:
         cache = IMMUTABLE if url_path.startswith("/bench/node_modules/") else REVALIDATE
         return path.read_bytes(), content_type(path), cache, file_etag(path)
+    if url_path == "/authfetch.tar.gz":
+        path = ROOT / "build" / "authfetch.tar.gz"
+        return path.read_bytes(), "application/gzip", REVALIDATE, file_etag(path)
     parts = [part for part in unquote(url_path).split("/") if part]
-    if len(parts) < 2 or parts[0] not in ("vendor", "py") or ".." in parts:
+    if len(parts) < 2 or parts[0] != "vendor" or ".." in parts:
         return None
     path = ROOT.joinpath(*parts)
     if not path.is_file():
         return None
-    immutable = parts[0] == "vendor" and not path.name.endswith("pyodide-lock.json")
+    immutable = not path.name.endswith(("pyodide-lock.json", "runtimes.json"))
     cache = IMMUTABLE if immutable else REVALIDATE
     return path.read_bytes(), content_type(path), cache, file_etag(path)
 
 
+#: Response headers the static server passes back from the API server.
+PASSED_HEADERS = (
+    "Content-Type", "Cache-Control", "ETag", "WWW-Authenticate", "Content-Security-Policy",
+    "Retry-After",
+)  # fmt: skip
+#: Request headers it passes on.
+FORWARDED_HEADERS = ("Authorization", "Content-Type", "If-None-Match", "Accept")
+
+
 class _BenchFileHandler(http.server.BaseHTTPRequestHandler):
-    """GET/HEAD of what :func:`static_entry` knows, with ETag revalidation (304)."""
+    """GET/HEAD of what :func:`static_entry` knows, with ETag revalidation (304); anything
+    else (the demo page, the API) is passed to the upstream server."""
+
+    server: _StaticHTTPServer
 
     def do_GET(self) -> None:
         """Serve the file, or 304 when the browser's copy is current."""
@@ -326,11 +418,15 @@ class _BenchFileHandler(http.server.BaseHTTPRequestHandler):
         """Headers only."""
         self._answer(with_body=False)
 
+    def do_POST(self) -> None:
+        """The API's POSTs (login, refresh, logout) go upstream."""
+        self._proxy(with_body=True)
+
     def _answer(self, with_body: bool) -> None:
-        """Send the entry named by the path (404 for anything else)."""
+        """Send the entry named by the path, or pass the request upstream."""
         entry = static_entry(urlsplit(self.path).path)
         if entry is None:
-            self.send_error(404)
+            self._proxy(with_body)
             return
         body, kind, cache, etag = entry
         if self.headers.get("If-None-Match") == etag:
@@ -348,16 +444,49 @@ class _BenchFileHandler(http.server.BaseHTTPRequestHandler):
         if with_body:
             self.wfile.write(body)
 
+    def _proxy(self, with_body: bool) -> None:
+        """Forward the request to the upstream server and relay its answer."""
+        length = int(self.headers.get("Content-Length") or 0)
+        data = self.rfile.read(length) if length else None
+        request = urllib.request.Request(
+            self.server.upstream + self.path, data=data, method=self.command
+        )
+        for name in FORWARDED_HEADERS:
+            if self.headers.get(name):
+                request.add_header(name, self.headers[name])
+        try:
+            response = urllib.request.urlopen(request, timeout=60)
+        except urllib.error.HTTPError as error:  # 304, 4xx, 5xx: relayed as they are
+            response = error
+        with response:
+            payload = response.read()
+            self.send_response(response.status)
+            for name in PASSED_HEADERS:
+                if response.headers.get(name):
+                    self.send_header(name, response.headers[name])
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if with_body:
+                self.wfile.write(payload)
+
     def log_message(self, format: str, *args: object) -> None:
         """Stay quiet."""
 
 
-class StaticServer:
-    """The benchmark's own pages over plain HTTP with real caching, on a free port."""
+class _StaticHTTPServer(http.server.ThreadingHTTPServer):
+    """The HTTP server, knowing its upstream."""
 
-    def __init__(self) -> None:
+    upstream: str
+
+
+class StaticServer:
+    """The benchmark's pages over plain HTTP with real caching, on a free port, in front
+    of the API server ``upstream`` (its origin)."""
+
+    def __init__(self, upstream: str) -> None:
         """Start serving in a background thread."""
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _BenchFileHandler)
+        self.httpd = _StaticHTTPServer(("127.0.0.1", 0), _BenchFileHandler)
+        self.httpd.upstream = upstream
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)

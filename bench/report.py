@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bench.browser import BENCH_DIR, ROOT
 from bench.scenarios import Settings, Table
+from server.page import runtime_versions
 
 README = BENCH_DIR / "README.md"
 RESULTS_START = "<!-- results:start -->"
@@ -82,7 +83,7 @@ def render(
         f"| memory | {memory_gib()} GiB |",
         f"| load average (1 min) | {load[0]:.1f} at start, {load[1]:.1f} at end |",
         f"| Chromium | {chromium} (headless) |",
-        f"| authfetch | commit {commit()}, Pyodide 314.0.7, PyScript 0.7.31 |",
+        f"| authfetch | commit {commit()}, {runtimes_text()} |",
         f"| peers | axios {package_version('axios')}, axios-auth-refresh "
         f"{package_version('axios-auth-refresh')} |",
         f"| driver | Python {platform.python_version()}, Playwright {version('playwright')} |",
@@ -96,12 +97,18 @@ def render(
     return "\n".join(lines)
 
 
+def runtimes_text() -> str:
+    """The vendored runtimes' versions (package.json pins them; the set-up records them)."""
+    versions = runtime_versions(ROOT / "vendor")
+    return ", ".join(f"{name} {version}" for name, version in sorted(versions.items()))
+
+
 def settings_text(settings: Settings) -> str:
     """The run's sizes in one line."""
     return (
         f"burst {settings.burst_runs} runs, tabs {settings.tabs_runs} runs, "
         f"{settings.lifetimes} lifetimes, {settings.overhead_requests} requests for overhead, "
-        f"start-up {settings.startup_runs} runs, memory {settings.memory_runs} runs"
+        f"start-up and memory {settings.startup_runs} runs"
     )
 
 

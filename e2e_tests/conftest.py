@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page, WebError, expect
 
 from e2e_tests.serverproc import CHROMIUM_ARGS, ROOT, ServerProcess, chromium_executable
 
@@ -36,6 +38,66 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     process = ServerProcess(db_path, "--testing")
     yield process
     process.stop()
+
+
+#: Console errors that are the browser reporting an HTTP status (a 401 the library then
+#: handles, a 404 a test asks for), not a failure of the page's code.
+HTTP_STATUS_CONSOLE = re.compile(r"^Failed to load resource: the server responded with a status")
+
+
+class PageErrors:
+    """Uncaught errors and unhandled rejections (and console errors) of every page of a test."""
+
+    def __init__(self) -> None:
+        """Nothing seen, nothing allowed yet."""
+        self.seen: list[str] = []
+        self._allowed: list[re.Pattern[str]] = []
+
+    def watch(self, context: BrowserContext) -> BrowserContext:
+        """Record what goes wrong in every page of ``context``, now and later."""
+        context.on("weberror", self._web_error)
+        context.on("console", self._console)
+        return context
+
+    def allow(self, pattern: str) -> None:
+        """Expect errors matching ``pattern`` (regular expression) in this test."""
+        self._allowed.append(re.compile(pattern))
+
+    def unexpected(self) -> list[str]:
+        """What was seen and not allowed."""
+        return [text for text in self.seen if not any(p.search(text) for p in self._allowed)]
+
+    def _web_error(self, error: WebError) -> None:
+        """An uncaught exception or an unhandled rejection ("Uncaught (in promise)")."""
+        self.seen.append(f"pageerror: {error.error}")
+
+    def _console(self, message: ConsoleMessage) -> None:
+        """A console error other than the browser's note about an HTTP status."""
+        if message.type == "error" and not HTTP_STATUS_CONSOLE.search(message.text):
+            self.seen.append(f"console.error: {message.text}")
+
+
+@pytest.fixture(autouse=True)
+def page_errors() -> Iterator[PageErrors]:
+    """Every end-to-end test fails if one of its pages throws, leaves a rejection
+    unhandled or logs an error (a test expecting one calls ``page_errors.allow``)."""
+    errors = PageErrors()
+    yield errors
+    unexpected = errors.unexpected()
+    assert unexpected == [], f"the page reported errors: {unexpected}"
+
+
+@pytest.fixture
+def new_context(
+    new_context: Callable[..., BrowserContext], page_errors: PageErrors
+) -> Callable[..., BrowserContext]:
+    """pytest-playwright's context factory (also behind ``context`` and ``page``), watched
+    by :func:`page_errors`; tests make their own contexts with it, not ``browser``."""
+
+    def create(**options: Any) -> BrowserContext:
+        return page_errors.watch(new_context(**options))
+
+    return create
 
 
 @pytest.fixture

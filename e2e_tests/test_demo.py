@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from e2e_tests.conftest import SCREENSHOTS, expire_access_token, open_ready_page, stats
 from e2e_tests.serverproc import ServerProcess
@@ -157,13 +157,11 @@ def plain_server(tmp_path: Path) -> Iterator[ServerProcess]:
     process.stop()
 
 
-def test_clock_button_only_with_test_controls(browser: Browser, plain_server: ServerProcess):
+def test_clock_button_only_with_test_controls(page: Page, plain_server: ServerProcess):
     """Without --testing the page offers no clock button, and says how to get one."""
-    page = browser.new_page()
     open_ready_page(page, plain_server.url)
     sign_in(page)
     expect(page.get_by_role("heading", name="Signed in as demo")).to_be_visible()
     expect(page.get_by_role("button", name="Fire 20 requests at once")).to_be_visible()
     expect(page.get_by_role("button", name="Move server clock +40 s")).to_be_hidden()
     expect(page.locator("#clock-hint")).to_contain_text("--testing")
-    page.close()

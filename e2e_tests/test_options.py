@@ -7,22 +7,26 @@ import json
 from playwright.sync_api import BrowserContext, Page, Route, expect
 
 from e2e_tests.conftest import bridge_login, expire_access_token, open_ready_page
+from e2e_tests.serverproc import ROOT
+from server.page import runtime_versions
 
 # A page of the test's own under the server's origin: the library started by its
 # autostart module from a JSON options block, as an embedding site would.
 OPTIONS_PAGE = """<!doctype html><html><head><meta charset="utf-8">
 <script type="application/json" id="authfetch-options">{options}</script>
-<script type="module" src="/vendor/pyscript/0.7.31/core.js"></script></head><body>
+<script type="module" src="/vendor/pyscript/{pyscript}/core.js"></script></head><body>
 <script type="py" src="/py/authfetch/src/authfetch/web/autostart.py" config="/pyscript.toml">
 </script></body></html>"""
 SESSION_KEY = "authfetch.session"
+#: The vendored PyScript version (package.json pins it; the set-up records it).
+PYSCRIPT = runtime_versions(ROOT / "vendor")["pyscript"]
 
 
 def serve_options_page(context: BrowserContext, origin: str, options: dict) -> str:
     """Route ``/options.html`` to a page started with ``options``; its URL."""
 
     def fulfil(route: Route) -> None:
-        body = OPTIONS_PAGE.format(options=json.dumps(options))
+        body = OPTIONS_PAGE.format(options=json.dumps(options), pyscript=PYSCRIPT)
         route.fulfill(status=200, content_type="text/html", body=body)
 
     context.route(origin + "/options.html", fulfil)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from playwright.sync_api import Page, Route
 
 from e2e_tests.conftest import bridge_login, expire_access_token, open_ready_page, stats
+from e2e_tests.serverproc import ROOT
+from server.page import render, runtime_versions
 
 # A page of the test's own (fulfilled by Playwright under the server's origin) whose
 # Python sets authfetch up and exposes a synchronous urllib GET to the test.
 SYNC_PAGE = """<!doctype html><html><head><meta charset="utf-8">
-<script type="module" src="/vendor/pyscript/0.7.31/core.js"></script></head><body>
+<script type="module" src="/vendor/pyscript/{{pyscript}}/core.js"></script></head><body>
 <script type="py" config="/pyscript.toml">
 import js
 import pyodide_http
@@ -38,7 +40,8 @@ def open_sync_page(page: Page, origin: str) -> Page:
     """Open the test page that exposes ``syncGet(path)``."""
 
     def fulfil(route: Route) -> None:
-        route.fulfill(status=200, content_type="text/html", body=SYNC_PAGE)
+        body = render(SYNC_PAGE, runtime_versions(ROOT / "vendor"))
+        route.fulfill(status=200, content_type="text/html", body=body)
 
     page.route(origin + "/e2e-sync.html", fulfil)
     return open_ready_page(page, origin + "/e2e-sync.html")

@@ -5,16 +5,11 @@ token panel: the event log (from ``on_event``) and the times the ticking
 ``static/panel.js`` counts down to (from ``on_tokens`` and ``/api/me``).
 """
 
-from __future__ import annotations
-
 import asyncio
 import json
 import sys
-from typing import Any
 
 import js
-import pyodide_http
-from pyodide.http import pyfetch
 from pyscript import document, when
 
 from authfetch import LoginError, RefreshUnavailableError, SessionExpiredError, TokenSet
@@ -41,11 +36,11 @@ GROUP_AMONG = 4  # ...when one of the newest four
 TIMES = "\u00d7"  # the multiplication sign of "x20"
 
 #: What the page knows beyond the tokens: from ``/api/me``, and refreshes seen in a burst.
-known: dict[str, Any] = {"session_expires_at": None, "idle_timeout": None, "app_open": False}
+known = {"session_expires_at": None, "idle_timeout": None, "app_open": False}
 burst = {"refreshes": 0}
 
 
-def element(element_id: str) -> Any:
+def element(element_id: str) -> object:
     """The page element with ``element_id``."""
     return document.getElementById(element_id)
 
@@ -123,7 +118,7 @@ def log_event(name: str, detail: dict) -> None:
         log.removeChild(log.lastElementChild)
 
 
-def recent_entry(log: Any, text: str, now: float) -> Any:
+def recent_entry(log: object, text: str, now: float) -> object:
     """A log line with ``text`` among the newest few, added less than 1 s ago (or ``None``)."""
     for index in range(min(GROUP_AMONG, log.children.length)):
         entry = log.children.item(index)
@@ -196,12 +191,9 @@ async def fire_burst(_event) -> None:
 async def advance_clock(_event) -> None:
     """Move the server's clock past the access token's expiry (``--testing`` servers)."""
     try:
-        response = await pyfetch(
-            "/__test__/clock",
-            method="POST",
-            headers={"Content-Type": "application/json"},
-            body=json.dumps({"advance": CLOCK_STEP_S}),
-        )
+        init = {"method": "POST", "headers": {"Content-Type": "application/json"}}
+        init["body"] = json.dumps({"advance": CLOCK_STEP_S})
+        response = await js.fetch("/__test__/clock", js.JSON.parse(json.dumps(init)))
     except Exception:
         say("panel-message", UNREACHABLE)
         return
@@ -219,7 +211,7 @@ async def advance_clock(_event) -> None:
 async def offer_clock_button() -> None:
     """Show the clock button only when the server has its test controls on."""
     try:
-        testing = (await pyfetch("/__test__/stats")).ok
+        testing = bool((await js.fetch("/__test__/stats")).ok)
     except Exception:
         testing = False
     element("advance-clock").hidden = not testing
@@ -229,7 +221,7 @@ async def offer_clock_button() -> None:
 # -- the signed-in view ---------------------------------------------------------------
 
 
-async def call_api(path: str, message_id: str, **options: Any) -> Response | None:
+async def call_api(path: str, message_id: str, **options) -> "Response | None":
     """``client.fetch`` with failures said in words (``None``: nothing to show)."""
     try:
         return await client.fetch(path, **options)
@@ -376,14 +368,23 @@ async def sign_out(_event) -> None:
     await client.logout()
 
 
+def runtime_info() -> str:
+    """Which Python runs the page (and, on Pyodide, that synchronous urllib works)."""
+    try:
+        import pyodide_http
+    except ImportError:  # MicroPython: no urllib, no pyodide_http (the async path only)
+        version = ".".join(str(part) for part in sys.implementation.version[:3])
+        return f"MicroPython {version} · all of it running in this tab"
+    pyodide_http.patch_all()
+    version = sys.version.split()[0]
+    return f"Python {version} (Pyodide) · pyodide_http patched · all of it running in this tab"
+
+
 client = setup(on_tokens=on_tokens, on_logout=on_logout, on_event=log_event)
-pyodide_http.patch_all()
-element("runtime-info").textContent = (
-    f"Python {sys.version.split()[0]} · pyodide_http patched · all of it running in this tab"
-)
+element("runtime-info").textContent = runtime_info()
 spawn(offer_clock_button())
 element("loading").hidden = True
-if client.state()["loggedIn"]:
+if client.logged_in:
     open_app()
 else:
     show_login()

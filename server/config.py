@@ -26,6 +26,7 @@ ORIGIN_RE = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5
 DEFAULT_CONFIG: dict[str, Any] = {
     "PROJECT_ROOT": str(PROJECT_ROOT),
     "VENDOR_DIR": str(PROJECT_ROOT / "vendor"),
+    "BUILD_DIR": str(PROJECT_ROOT / "build"),  # authfetch.tar.gz, built by the set-up
     "ACCESS_TTL": 30,  # seconds; short so a person watching the demo sees refreshes
     "REFRESH_TTL": 8 * 3600,  # absolute lifetime of a login; rotation never extends it
     "IDLE_TTL": 30 * 60,  # a login unused (no refresh) this long ends

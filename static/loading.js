@@ -1,5 +1,8 @@
-// Shows PyScript's start-up steps under the spinner until Python takes over.
+// Shows PyScript's start-up steps under the spinner until Python takes over
+// (Pyodide reports them as "py:progress", MicroPython as "mpy:progress").
 const step = document.getElementById("loading-step");
-addEventListener("py:progress", (event) => {
-  if (step && typeof event.detail === "string") step.textContent = event.detail;
-});
+for (const type of ["py", "mpy"]) {
+  addEventListener(`${type}:progress`, (event) => {
+    if (step && typeof event.detail === "string") step.textContent = event.detail;
+  });
+}

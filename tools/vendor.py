@@ -1,14 +1,18 @@
 """Lay out the self-hosted browser runtime under ``vendor/``.
 
-Inputs (all pinned): ``node_modules/pyodide`` and ``node_modules/@pyscript/core``
-(installed by ``npm ci`` from package-lock.json) and the wheels listed in
-``browser-wheels.txt`` (downloaded from PyPI with ``--require-hashes``).
+Inputs (all pinned): the npm packages named in :data:`RUNTIMES` (their versions
+are written once, in package.json, and installed by ``npm ci`` from
+package-lock.json) and the wheels listed in ``browser-wheels.txt`` (downloaded
+from PyPI with ``--require-hashes``).
 
 Output::
 
     vendor/pyscript/<version>/...            PyScript's dist files
     vendor/pyodide/<version>/...             Pyodide core + the wheels
     vendor/pyodide/<version>/pyodide-lock.json   our lock, naming only our wheels
+    vendor/micropython/<version>/...         MicroPython's PyScript build (mjs + wasm)
+    vendor/runtimes.json                     {"pyscript": version, ...}: what the
+                                             server and serve.py fill into pages
 
 The npm ``pyodide`` package holds the core only, and PyPI's wheels have other
 sha256 values than the lock it ships, so we write our own lock for the wheels
@@ -31,6 +35,14 @@ NODE_MODULES = ROOT / "node_modules"
 VENDOR = ROOT / "vendor"
 WHEELS_FILE = ROOT / "browser-wheels.txt"
 PYODIDE_PYTHON = "3.14"
+PACKAGE_JSON = ROOT / "package.json"
+#: Short name (the vendor/ folder and the page templates' ``{{name}}``) -> npm package.
+RUNTIMES = {
+    "pyscript": "@pyscript/core",
+    "pyodide": "pyodide",
+    "micropython": "@micropython/micropython-webassembly-pyscript",
+}
+RUNTIMES_FILE = "runtimes.json"
 
 
 class SetupError(Exception):
@@ -44,6 +56,21 @@ def package_version(package_dir: Path) -> str:
         shown = package_dir.relative_to(ROOT) if package_dir.is_relative_to(ROOT) else package_dir
         raise SetupError(f"{shown} is missing: run 'npm ci' first")
     return json.loads(manifest.read_text())["version"]
+
+
+def pinned_versions() -> dict[str, str]:
+    """The runtime versions package.json pins, by short name; installed ones must match."""
+    pins = json.loads(PACKAGE_JSON.read_text())["dependencies"]
+    versions = {}
+    for name, npm_name in RUNTIMES.items():
+        installed = package_version(NODE_MODULES / npm_name)
+        if installed != pins[npm_name]:
+            raise SetupError(
+                f"{npm_name} {installed} is installed but package.json pins {pins[npm_name]}:"
+                " run 'npm ci'"
+            )
+        versions[name] = installed
+    return versions
 
 
 def copy_tree(source: Path, target: Path, skip: tuple[str, ...] = ()) -> None:
@@ -117,19 +144,26 @@ def write_lock(pyodide_source: Path, target: Path, wheels: list[Path]) -> None:
 def main() -> int:
     """Build ``vendor/``; print one clear line and exit 1 on a missing prerequisite."""
     try:
+        versions = pinned_versions()
         pyodide_source = NODE_MODULES / "pyodide"
-        pyscript_source = NODE_MODULES / "@pyscript" / "core" / "dist"
-        pyodide_target = VENDOR / "pyodide" / package_version(pyodide_source)
-        pyscript_version = package_version(pyscript_source.parent)
-        copy_tree(pyscript_source, VENDOR / "pyscript" / pyscript_version)
+        pyodide_target = VENDOR / "pyodide" / versions["pyodide"]
+        copy_tree(
+            NODE_MODULES / "@pyscript" / "core" / "dist", VENDOR / "pyscript" / versions["pyscript"]
+        )
         copy_tree(pyodide_source, pyodide_target, skip=("pyodide-lock.json", "package.json"))
+        copy_tree(
+            NODE_MODULES / RUNTIMES["micropython"],
+            VENDOR / "micropython" / versions["micropython"],
+            skip=("package.json", "README.md"),
+        )
         wheels = download_wheels(pyodide_target)
         write_lock(pyodide_source, pyodide_target, wheels)
+        (VENDOR / RUNTIMES_FILE).write_text(json.dumps(versions, indent=1, sort_keys=True) + "\n")
     except SetupError as error:
         print(f"authfetch set-up: {error}", file=sys.stderr)
         return 1
-    summary = f"pyscript {pyscript_version}, pyodide {pyodide_target.name}, {len(wheels)} wheels"
-    print(f"vendor/: {summary}")
+    summary = ", ".join(f"{name} {version}" for name, version in versions.items())
+    print(f"vendor/: {summary}, {len(wheels)} wheels")
     return 0
 
 

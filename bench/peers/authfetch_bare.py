@@ -1,4 +1,4 @@
-"""authfetch alone on a page: ``setup()`` publishes ``window.authfetch``, nothing else runs."""
+"""authfetch alone on a page (either interpreter): ``setup()`` publishes ``window.authfetch``."""
 
 from authfetch.web import setup
 

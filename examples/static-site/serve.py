@@ -8,20 +8,30 @@ then open http://127.0.0.1:8080. The site is laid out as you would deploy it:
 ====================  =========================================================
 URL                   served from
 ====================  =========================================================
-``/``                 this folder (index.html, pyscript.toml, app.js, site.css)
-``/vendor/…``         PyScript and Pyodide, self-hosted (``make setup`` fills vendor/)
-``/authfetch/…``      the authfetch package (py/authfetch/src/authfetch)
+``/``                 this folder (index.html, pyscript*.toml, app.js, site.css)
+``/vendor/…``         PyScript and MicroPython / Pyodide, self-hosted
+                      (``make setup`` fills vendor/)
+``/authfetch.tar.gz``    the authfetch package in one archive (``make setup`` builds
+                      build/authfetch.tar.gz)
 ====================  =========================================================
 
-``--api ORIGIN`` serves index.html with ORIGIN in place of the API origin
-written in it (``http://127.0.0.1:8000``: in the options and in the CSP), so
-the API may run on another port. The end-to-end tests use :func:`make_server`.
+``index.html`` and the ``pyscript*.toml`` files are templates: the fields in
+double braces are filled in from ``vendor/runtimes.json`` (the versions
+package.json pins) and from ``--interpreter`` (``mpy``, the default, or
+``py``). ``--api ORIGIN`` serves index.html with ORIGIN in place of the API
+origin written in it (``http://127.0.0.1:8000``: in the options and in the
+CSP), so the API may run on another port. ``--export DIR`` writes the site,
+filled in, into DIR instead of serving it: a copy ready to deploy. The
+end-to-end tests use :func:`make_server`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import posixpath
+import re
+import shutil
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -31,42 +41,57 @@ from urllib.parse import unquote, urlsplit
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
+VENDOR = ROOT / "vendor"
+ARCHIVE = ROOT / "build" / "authfetch.tar.gz"
 WRITTEN_API = "http://127.0.0.1:8000"
-#: URL prefix -> folder; the longest matching prefix wins, "/" is this folder.
-MOUNTS = {
-    "/vendor/": ROOT / "vendor",
-    "/authfetch/": ROOT / "py" / "authfetch" / "src" / "authfetch",
-    "/": HERE,
-}
+#: URL prefix -> file or folder; the longest matching prefix wins, "/" is this folder.
+MOUNTS = {"/vendor/": VENDOR, "/authfetch.tar.gz/": ARCHIVE, "/": HERE}
 TYPES = {".mjs": "text/javascript", ".wasm": "application/wasm", ".toml": "application/toml"}
+#: ``--interpreter`` -> PyScript's script type and this folder's config for it.
+INTERPRETERS = {"mpy": "pyscript.toml", "py": "pyscript-py.toml"}
+DEFAULT_INTERPRETER = "mpy"
+#: The files of this folder that are templates, and the site's other files.
+TEMPLATES = ("index.html", *INTERPRETERS.values())
+SITE_FILES = ("app.js", "site.css")
+PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+
+
+def fill(text: str, interpreter: str, api_origin: str) -> str:
+    """A template of this folder with the versions, the interpreter and the API origin."""
+    values = json.loads((VENDOR / "runtimes.json").read_text())
+    values.update(interpreter=interpreter, config=INTERPRETERS[interpreter])
+    text = PLACEHOLDER.sub(lambda match: values[match.group(1)], text)
+    return text.replace(WRITTEN_API, api_origin)
 
 
 class SiteHandler(SimpleHTTPRequestHandler):
-    """Files from :data:`MOUNTS`; index.html with the API origin of the server."""
+    """Files from :data:`MOUNTS`; the templates filled in for this server."""
 
     extensions_map: ClassVar[dict[str, str]] = {**SimpleHTTPRequestHandler.extensions_map, **TYPES}
 
     def translate_path(self, path: str) -> str:
         """Map a URL path to a file under its mount (never outside it)."""
         path = posixpath.normpath(unquote(urlsplit(path).path))
-        for prefix, folder in MOUNTS.items():
+        for prefix, mounted in MOUNTS.items():
             if (path + "/").startswith(prefix):
                 rest = path[len(prefix) :].strip("/")
-                target = (folder / rest).resolve()
-                if target == folder or folder in target.parents:
+                target = (mounted / rest).resolve() if rest else mounted
+                if target == mounted or mounted in target.parents:
                     return str(target)
                 break
         return str(HERE / "not-found")
 
     def do_GET(self) -> None:
-        """Serve the page with the API origin swapped in; any other file as it is."""
-        if urlsplit(self.path).path not in ("/", "/index.html"):
+        """Serve a template filled in; any other file as it is."""
+        name = urlsplit(self.path).path.lstrip("/") or "index.html"
+        if name not in TEMPLATES:
             super().do_GET()
             return
-        page = (HERE / "index.html").read_text().replace(WRITTEN_API, self.server.api_origin)
-        body = page.encode()
+        text = fill((HERE / name).read_text(), self.server.interpreter, self.server.api_origin)
+        body = text.encode()
+        kind = "text/html; charset=utf-8" if name.endswith(".html") else TYPES[".toml"]
         self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -82,13 +107,21 @@ class SiteHandler(SimpleHTTPRequestHandler):
             super().log_message(format, *args)
 
 
-def make_server(port: int = 0, api_origin: str = WRITTEN_API, *, verbose: bool = False):
+def make_server(
+    port: int = 0,
+    api_origin: str = WRITTEN_API,
+    *,
+    interpreter: str = DEFAULT_INTERPRETER,
+    verbose: bool = False,
+):
     """A site server on 127.0.0.1:``port`` (0: a free one); ``.url`` is its origin.
 
     Call ``serve_forever()`` (e.g. in a thread), then ``shutdown()``.
     """
+    if interpreter not in INTERPRETERS:
+        raise ValueError(f"interpreter must be one of {', '.join(INTERPRETERS)}")
     server = ThreadingHTTPServer(("127.0.0.1", port), partial(SiteHandler, directory=str(HERE)))
-    server.api_origin, server.verbose = api_origin, verbose
+    server.api_origin, server.interpreter, server.verbose = api_origin, interpreter, verbose
     server.url = f"http://127.0.0.1:{server.server_address[1]}"
     server.daemon_threads = True
     return server
@@ -101,13 +134,37 @@ def serve_in_thread(server: ThreadingHTTPServer) -> threading.Thread:
     return thread
 
 
+def export(target: Path, interpreter: str, api_origin: str) -> None:
+    """Write the deployable site into ``target``: the templates filled in, the site's
+    files, the archive, and only the vendored runtime folders this interpreter loads."""
+    versions = json.loads((VENDOR / "runtimes.json").read_text())
+    runtime = {"mpy": "micropython", "py": "pyodide"}[interpreter]
+    target.mkdir(parents=True, exist_ok=True)
+    for name in TEMPLATES:
+        (target / name).write_text(fill((HERE / name).read_text(), interpreter, api_origin))
+    for name in SITE_FILES:
+        shutil.copy2(HERE / name, target / name)
+    shutil.copy2(ARCHIVE, target / ARCHIVE.name)
+    for name in ("pyscript", runtime):
+        folder = Path("vendor") / name / versions[name]
+        shutil.copytree(ROOT / folder, target / folder, dirs_exist_ok=True)
+
+
 def main() -> None:
-    """Command line: serve the site until Ctrl-C."""
+    """Command line: serve the site until Ctrl-C (or export it)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--api", default=WRITTEN_API, help="the API origin (%(default)s)")
+    parser.add_argument("--interpreter", choices=INTERPRETERS, default=DEFAULT_INTERPRETER)
+    parser.add_argument("--export", type=Path, metavar="DIR", help="write the site into DIR")
     args = parser.parse_args()
-    server = make_server(args.port, args.api.rstrip("/"), verbose=True)
+    if args.export:
+        export(args.export, args.interpreter, args.api.rstrip("/"))
+        print(f"static site written to {args.export} ({args.interpreter})")
+        return
+    server = make_server(
+        args.port, args.api.rstrip("/"), interpreter=args.interpreter, verbose=True
+    )
     print(f"static site on {server.url} (API: {server.api_origin})", flush=True)
     try:
         server.serve_forever()

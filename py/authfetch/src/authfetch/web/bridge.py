@@ -9,38 +9,78 @@ fetch(input, init) Promise of a real JS ``Response``; rejects with
                    ``NotReplayableError`` or fetch's own network ``TypeError``
 logout()           Promise; revokes, clears storage, every tab logs out
 state()            ``{loggedIn, expiresAt (ms epoch or null), refreshes}``
+close()            stop this client (listeners, timer); ``window.authfetch`` goes
 =================  ==============================================================
 
-When the bridge is ready, ``<html data-authfetch="ready">`` is set.
+Each method makes its promise in JavaScript and hands ``resolve``/``reject`` to
+Python (a value returned by Python to JavaScript can get lost on MicroPython);
+``state()`` reads a JSON snapshot that Python rewrites whenever it changes. When
+the bridge is ready, ``<html data-authfetch="ready">`` is set.
 """
 
-from __future__ import annotations
-
 import json
-from typing import Any
 
 import js
 
 from authfetch.web.client import AuthFetch
-from authfetch.web.ffi import keep, to_promise
+from authfetch.web.ffi import H, json_to_js, proxy, reject_with, release, spawn
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
+    from typing import Any
 
 
-def _state(client: AuthFetch) -> Any:
-    """The state as a plain JS object (``None`` becomes ``null``, not ``undefined``)."""
-    return js.JSON.parse(json.dumps(client.state()))
+def state_of(client: AuthFetch) -> dict:
+    """The bridge's camelCase state: ``{loggedIn, expiresAt (ms epoch or None), refreshes}``."""
+    snapshot = client.snapshot()
+    expires = snapshot["expires_at"]
+    return {
+        "loggedIn": snapshot["logged_in"],
+        "expiresAt": None if expires is None else int(expires * 1000),
+        "refreshes": snapshot["refreshes"],
+    }
 
 
-def expose(client: AuthFetch, name: str = "authfetch") -> Any:
+async def _settle(work: "Awaitable[Any]", resolve: "Any", reject: "Any", result: "Any") -> None:
+    """Await ``work``; ``resolve(result())`` or ``reject`` with the error for JavaScript."""
+    try:
+        await work
+    except Exception as exc:
+        reject_with(reject, exc)
+        return
+    resolve(result())
+
+
+def expose(client: AuthFetch, name: str = "authfetch") -> "Any":
     """Publish ``client`` as ``window[name]`` and set the ready marker."""
-    bridge = js.Object.new()
-    bridge.login = keep(
-        lambda username, password: to_promise(
-            lambda: client.login(str(username), str(password)), lambda _tokens: _state(client)
-        )
-    )
-    bridge.fetch = keep(lambda resource, init=None: client.fetch_js(resource, init))
-    bridge.logout = keep(lambda: to_promise(client.logout, lambda _none: None))
-    bridge.state = keep(lambda: _state(client))
-    setattr(js.window, name, bridge)
+
+    def state() -> "Any":
+        return json_to_js(state_of(client))
+
+    def login(username: str, password: str, resolve: "Any", reject: "Any") -> None:
+        spawn(_settle(client.login(str(username), str(password)), resolve, reject, state))
+
+    def logout(resolve: "Any", reject: "Any") -> None:
+        spawn(_settle(client.logout(), resolve, reject, lambda: None))
+
+    py = js.Object.new()
+    methods = [proxy(client.fetch_js), proxy(login), proxy(logout), proxy(client.close)]
+    py.fetch, py.login, py.logout, py.close = methods
+    api = H.bridge(py)
+
+    def publish(changed: AuthFetch) -> None:
+        api._state = json.dumps(state_of(changed))
+
+    def withdraw() -> None:
+        if getattr(js.window, name) == api:
+            js.Reflect.deleteProperty(js.window, name)
+        for method in methods:
+            release(method)
+
+    client.watch(publish)
+    client.on_close(withdraw)
+    publish(client)
+    setattr(js.window, name, api)
     js.document.documentElement.dataset.authfetch = "ready"
-    return bridge
+    return api

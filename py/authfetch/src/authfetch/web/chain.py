@@ -1,76 +1,77 @@
 """Run a request flow by chaining the browser's promises (the bridge's fast path).
 
-``await`` in Pyodide resumes a coroutine through a task of the browser's event
-loop after every promise it waits on. The request flow is a sans-IO generator,
-so it can instead be stepped straight from the ``then`` callbacks of
-``fetch``'s promise: the common case (bearer attached, a 2xx back) then costs
-one ``fetch`` and a few microseconds of Python, as JavaScript would. Only a
-refresh goes through the session's asyncio gate (shared with every other
-caller), and its result steps the flow on.
+``await`` resumes a coroutine through a task of the browser's event loop after
+every promise it waits on. The request flow is a sans-IO generator, so it can
+instead be stepped straight from the moment ``fetch``'s promise settles: the
+common case (bearer attached, a 2xx back) then costs one ``fetch`` and a few
+microseconds of Python, as JavaScript would. Only a refresh goes through the
+session's asyncio gate (shared with every other caller), and its outcome steps
+the flow on. Every way a flow ends settles the caller's promise, once: its
+result, its error, or — if the refresh task is cancelled — a named error.
 """
 
-from __future__ import annotations
-
-from collections.abc import Awaitable, Callable
-from typing import Any
-
-import js
-from pyodide.ffi import create_once_callable
-
-from authfetch.core import REFRESH, SEND
-from authfetch.web.ffi import rejection, spawn
+from authfetch.core import REFRESH, SEND, RefreshUnavailableError
+from authfetch.web.ffi import reject_with, spawn
 from authfetch.web.transport import FetchTransport, transport_error
 
-Step = Callable[[Any, BaseException | None], None]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+    from typing import Any
 
 
-def flow_promise(
-    flow: Any, transport: FetchTransport, refresh: Callable[[str], Awaitable[Any]]
-) -> Any:
-    """A JS Promise of the flow's result; it rejects with the flow's error for JavaScript."""
+def run_flow(
+    flow: "Any",
+    transport: FetchTransport,
+    refresh: "Callable[[str], Awaitable[Any]]",
+    resolve: "Any",
+    reject: "Any",
+) -> None:
+    """Drive ``flow``; call JS ``resolve(result)`` or ``reject(error)`` when it ends."""
 
-    def executor(resolve: Any, reject: Any) -> None:
-        def step(value: Any = None, error: BaseException | None = None) -> None:
-            try:
-                kind, arg = flow.send(value) if error is None else flow.throw(error)
-            except StopIteration as stop:
-                resolve(stop.value)
-                return
-            except Exception as exc:  # every failure must reach the JS caller
-                reject(rejection(exc))
-                return
-            if kind == SEND:
-                _send(transport, arg, step)
-            elif kind == REFRESH:
-                spawn(refresh(arg)).add_done_callback(lambda task: _resume(task, step))
-            else:
-                step(None, ValueError(f"unexpected flow command {kind!r}"))
+    def step(value: "Any" = None, error: "BaseException | None" = None) -> None:
+        try:
+            kind, arg = flow.send(value) if error is None else flow.throw(error)
+        except StopIteration as stop:
+            resolve(stop.value)
+            return
+        except Exception as exc:  # every failure must reach the JS caller
+            reject_with(reject, exc)
+            return
+        if kind == SEND:
+            _send(transport, arg, step)
+        elif kind == REFRESH:
+            spawn(_refresh(refresh, arg, step))
+        else:
+            step(None, ValueError("unexpected flow command " + repr(kind)))
 
-        step()
-
-    return js.Promise.new(create_once_callable(executor))
+    step()
 
 
-def _send(transport: FetchTransport, request: Any, step: Step) -> None:
+def _send(transport: FetchTransport, request: "Any", step: "Any") -> None:
     """Start the send; step the flow with the response, or throw the network error in."""
     note = transport.announce(request)
-    callbacks: list[Any] = []
 
-    def fulfilled(response: Any) -> None:
-        callbacks[1].destroy()
-        transport.settled(note, response.status)
-        step(response, None)
+    def settled(ok: bool, value: "Any") -> None:
+        if ok:
+            transport.settled(note, int(value.status))
+            step(value, None)
+        else:
+            transport.settled(note, error=value)
+            step(None, transport_error(value))
 
-    def failed(reason: Any) -> None:
-        callbacks[0].destroy()
-        transport.settled(note, error=reason)
-        step(None, transport_error(reason))
-
-    callbacks.extend((create_once_callable(fulfilled), create_once_callable(failed)))
-    transport.start(request).then(*callbacks)
+    transport.start(request, settled)
 
 
-def _resume(task: Any, step: Step) -> None:
-    """Step the flow with a finished refresh: its tokens, or its exception."""
-    error = task.exception()
-    step(None if error is not None else task.result(), error)
+async def _refresh(refresh: "Callable[[str], Awaitable[Any]]", stale: str, step: "Any") -> None:
+    """Step the flow with the shared refresh's tokens or error; a cancelled refresh
+    task still settles the caller (``RefreshUnavailableError``)."""
+    try:
+        tokens = await refresh(stale)
+    except Exception as exc:
+        step(None, exc)
+        return
+    except BaseException:  # CancelledError: the caller must not wait forever
+        step(None, RefreshUnavailableError("the refresh was cancelled"))
+        raise
+    step(tokens, None)

@@ -1,11 +1,8 @@
 """The browser client: the core session wired to fetch, storage, Web Locks, events and timers."""
 
-from __future__ import annotations
-
 import asyncio
+import json
 import time
-from collections.abc import Callable
-from typing import Any
 
 import js
 
@@ -14,40 +11,62 @@ from authfetch.core import (
     AuthConfig,
     AuthSession,
     ReplayableRequest,
-    SyncAuthSession,
     TokenSet,
     parse_session,
-    unverified_claims,
 )
-from authfetch.urllib_opener import AuthOpener, UrllibTransport
-from authfetch.web.chain import flow_promise
-from authfetch.web.ffi import keep, spawn, to_promise
+from authfetch.web.chain import run_flow
+from authfetch.web.ffi import SETTLER, H, Timer, now, proxy, reject_with, release, spawn
 from authfetch.web.locks import web_lock_factory
 from authfetch.web.storage import make_store
-from authfetch.web.transport import (
-    FetchTransport,
-    Response,
-    bodyless_request,
-    request_from_js,
-)
+from authfetch.web.transport import FetchTransport, Response, request_from_js, simple_request
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from authfetch.urllib_opener import AuthOpener
 
 #: After a proactive refresh that could not reach the server, look again this much later.
 RETRY_AFTER_UNAVAILABLE_S = 5.0
 
-Hook = Callable[..., Any] | None
+#: Every option of :class:`AuthFetch` that is data (JSON can carry it), with its default.
+#: The one list of them: ``autostart`` and the README's table follow it.
+OPTIONS = {
+    "storage": "local",  # "local", "session" or "memory"
+    "storage_key": STORAGE_KEY,  # the one key holding the session as JSON
+    "login_endpoint": "/auth/login",  # POST {username, password}
+    "refresh_endpoint": "/auth/refresh",  # POST {refresh_token}; the only URL that sees it
+    "logout_endpoint": "/auth/logout",  # POST {refresh_token} on logout; None: no call
+    "allowed_origins": None,  # origins that get the bearer (default: api_base's)
+    "leeway": None,  # seconds before expiry to refresh (default per token)
+    "refresh_attempts": 3,  # tries for a refresh meeting a network error or 5xx
+    "refresh_timeout": 10.0,  # seconds before a refresh call without an answer is aborted
+    "lock_timeout": 10.0,  # seconds to wait for the cross-tab lock
+    "login_url": None,  # a page to send the browser to when the session ends
+}
+#: The options that are Python callables (hooks).
+HOOKS = ("on_tokens", "on_refresh_error", "on_logout", "on_event")
 
 
-def _js_response(response: Response) -> Any:
-    """The JS ``Response`` inside a Python one."""
-    return response.js
+def check_options(options: dict) -> dict:
+    """Every option with its value (defaults filled in); ``TypeError`` for unknown names."""
+    unknown = sorted(name for name in options if name not in OPTIONS and name not in HOOKS)
+    if unknown:
+        raise TypeError("unknown authfetch option(s): " + ", ".join(unknown))
+    settings = dict(OPTIONS)
+    for name in HOOKS:
+        settings[name] = None
+    settings.update(options)
+    return settings
 
 
 class BrowserClock:
-    """Browser time (``Date.now()``, which ``page.clock`` can fake) and non-blocking sleep."""
+    """Browser time (which ``page.clock`` can fake) and non-blocking sleep."""
 
     def now(self) -> float:
         """Local epoch seconds."""
-        return js.Date.now() / 1000.0
+        return now()
 
     async def sleep(self, seconds: float) -> None:
         """Sleep on the browser's event loop (a ``setTimeout``)."""
@@ -65,80 +84,80 @@ class SyncBrowserClock(BrowserClock):
 class ObservedTransport(FetchTransport):
     """``fetch`` that reports each request and response to ``on_event`` (for UIs and logs)."""
 
-    def __init__(self, on_event: Callable[[str, dict], None], refresh_url: str) -> None:
+    def __init__(
+        self, on_event: "Callable[[str, dict], None]", refresh_url: str, refresh_timeout: float
+    ) -> None:
         """Report to ``on_event(name, detail)``; calls to ``refresh_url`` are "refresh" events."""
+        super().__init__(refresh_url, refresh_timeout)
         self.on_event = on_event
-        self.refresh_url = refresh_url
 
-    def announce(self, request: ReplayableRequest) -> tuple[bool, dict]:
+    def announce(self, request: ReplayableRequest) -> "Any":
         """Report ``request`` (or ``refresh``) before it is sent."""
-        is_refresh = request.url.split("?")[0] == self.refresh_url
+        is_refresh = request.url == self.refresh_url
         detail = {"method": request.method, "url": request.url, "replay": request.replay}
         self.on_event("refresh" if is_refresh else "request", detail)
         return is_refresh, detail
 
-    def settled(self, note: Any, status: int | None = None, error: Any = None) -> None:
+    def settled(self, note: "Any", status: "int | None" = None, error: "Any" = None) -> None:
         """Report ``response`` (or ``refreshed``) with its status, or ``network-error``."""
         is_refresh, detail = note
+        reported = dict(detail)
         if status is None:
-            self.on_event("network-error", {**detail, "error": str(error)})
+            reported["error"] = str(H.errorText(error))
+            self.on_event("network-error", reported)
         else:
-            self.on_event("refreshed" if is_refresh else "response", {**detail, "status": status})
+            reported["status"] = status
+            self.on_event("refreshed" if is_refresh else "response", reported)
 
 
 class AuthFetch:
-    """fetch with silent refresh-and-replay for a page; see :func:`authfetch.web.setup`."""
+    """fetch with silent refresh-and-replay for a page; see :func:`authfetch.web.setup`.
 
-    def __init__(
-        self,
-        api_base: str | None = None,
-        *,
-        storage: str = "local",
-        storage_key: str = STORAGE_KEY,
-        login_endpoint: str | None = "/auth/login",
-        refresh_endpoint: str = "/auth/refresh",
-        logout_endpoint: str | None = "/auth/logout",
-        allowed_origins: list[str] | None = None,
-        leeway: float | None = None,
-        refresh_attempts: int = 3,
-        lock_timeout: float = 10.0,
-        login_url: str | None = None,
-        on_tokens: Hook = None,
-        on_refresh_error: Hook = None,
-        on_logout: Hook = None,
-        on_event: Hook = None,
-    ) -> None:
-        """Build the client (see the README for every option); call :meth:`start` next."""
+    ``AuthFetch(api_base=None, **options)``: the options are :data:`OPTIONS` and
+    the hooks :data:`HOOKS` (see the README). :meth:`start` listens to the
+    browser; :meth:`close` lets go of every listener, timer and proxy.
+    """
+
+    def __init__(self, api_base: "str | None" = None, **options: "Any") -> None:
+        """Build the client; call :meth:`start` next."""
+        settings = check_options(options)
         page = str(js.location.href)
-        self.login_url = login_url
-        self._hooks = {"tokens": on_tokens, "refresh_error": on_refresh_error, "logout": on_logout}
-        self._on_event = on_event
-        self.store = make_store(storage, storage_key)
+        self.login_url = settings["login_url"]
+        self._hooks = {name: settings[name] for name in HOOKS}
+        self.store = make_store(settings["storage"], settings["storage_key"])
         self.clock = BrowserClock()
         self.config = AuthConfig(
             api_base or page,
             base_url=page,
-            refresh_url=refresh_endpoint,
-            login_url=login_endpoint,
-            logout_url=logout_endpoint,
-            allowed_origins=allowed_origins,
-            leeway=leeway,
-            refresh_attempts=refresh_attempts,
-            decode_claims=unverified_claims,
+            refresh_url=settings["refresh_endpoint"],
+            login_url=settings["login_endpoint"],
+            logout_url=settings["logout_endpoint"],
+            allowed_origins=settings["allowed_origins"],
+            leeway=settings["leeway"],
+            refresh_attempts=settings["refresh_attempts"],
             on_tokens=self._tokens_changed,
             on_refresh_error=self._refresh_failed,
             on_logout=self._logged_out,
         )
+        transport = ObservedTransport(
+            self.emit, self.config.refresh_url, float(settings["refresh_timeout"])
+        )
         self.session = AuthSession(
             self.config,
-            ObservedTransport(self.emit, self.config.refresh_url),
+            transport,
             store=self.store,
-            lock=self._cross_tab_lock(storage_key, lock_timeout),
+            lock=self._cross_tab_lock(settings["storage_key"], float(settings["lock_timeout"])),
             clock=self.clock,
         )
-        self._timer: asyncio.TimerHandle | None = None
+        self.settler = SETTLER
+        self._timer = Timer(self._check_soon)
+        self._unlisten: list = []
+        self._proxies: list = []
+        self._watchers: list = []
+        self._closers: list = []
+        self.closed = False
 
-    def _cross_tab_lock(self, storage_key: str, timeout: float) -> Callable[[], Any] | None:
+    def _cross_tab_lock(self, storage_key: str, timeout: float) -> "Any":
         """The Web Lock factory for a store shared by tabs; ``None`` where none is needed.
 
         ``navigator.locks`` exists only in secure contexts (https, localhost);
@@ -147,20 +166,51 @@ class AuthFetch:
         """
         if not getattr(self.store, "shared", False):
             return None
-        if not getattr(js.navigator, "locks", None):
+        if not H.hasLocks():
             print("authfetch: no navigator.locks (not a secure context?): no cross-tab lock")
             return None
-        return web_lock_factory(f"authfetch:{storage_key}", timeout)
+        return web_lock_factory("authfetch:" + storage_key, timeout)
 
-    # -- public API ------------------------------------------------------------
+    # -- life cycle ----------------------------------------------------------------
 
-    def start(self) -> AuthFetch:
+    def start(self) -> "AuthFetch":
         """Listen to other tabs, visibility and network events; schedule the refresh timer."""
-        js.window.addEventListener("storage", keep(self._storage_changed))
-        js.document.addEventListener("visibilitychange", keep(self._visibility_changed))
-        js.window.addEventListener("online", keep(lambda _event: self._check_soon()))
+        self._listen(js.window, "storage", self._storage_changed)
+        self._listen(js.document, "visibilitychange", self._visibility_changed)
+        self._listen(js.window, "online", lambda _unused: self._check_soon())
         self._schedule()
+        self._changed()
         return self
+
+    def close(self) -> None:
+        """Stop: remove every listener, the timer and the proxies (idempotent)."""
+        if self.closed:
+            return
+        self.closed = True
+        self._timer.close()
+        for unlisten in self._unlisten:
+            unlisten()
+        for js_function in self._proxies:
+            release(js_function)
+        for closer in self._closers:
+            closer()
+        self._unlisten, self._proxies, self._watchers, self._closers = [], [], [], []
+
+    def _listen(self, target: "Any", event_type: str, callback: "Callable[..., None]") -> None:
+        """Add a browser event listener that :meth:`close` removes."""
+        js_function = proxy(callback)
+        self._proxies.append(js_function)
+        self._unlisten.append(H.listen(target, event_type, js_function))
+
+    def watch(self, callback: "Callable[[AuthFetch], None]") -> None:
+        """Call ``callback(client)`` whenever :meth:`snapshot` may have changed."""
+        self._watchers.append(callback)
+
+    def on_close(self, callback: "Callable[[], None]") -> None:
+        """Call ``callback()`` when the client closes (the bridge lets go of its name)."""
+        self._closers.append(callback)
+
+    # -- public API ------------------------------------------------------------------
 
     async def login(self, username: str, password: str) -> TokenSet:
         """Log in; raises ``LoginError`` when refused."""
@@ -175,112 +225,163 @@ class AuthFetch:
         url: str,
         *,
         method: str = "GET",
-        headers: dict[str, str] | None = None,
-        body: Any = None,
-        json: Any = None,
+        headers: "dict[str, str] | None" = None,
+        body: "Any" = None,
+        json: "Any" = None,
         retry: bool = True,
     ) -> Response:
         """``fetch`` from Python: the bearer attached, refresh-and-replay once if needed.
 
         ``json`` sends a JSON body; ``body`` may be ``str``, ``bytes`` or a
         dict/list. ``retry=False`` opts this request out of refresh-and-replay.
+        The URL is read by the browser's own parser (what is judged is what is sent).
         """
+        href = H.resolveUrl(url)
+        if href is None:
+            raise TypeError("invalid URL: " + repr(url))
         payload = json if json is not None else body
-        request = ReplayableRequest(url, method, headers, payload, retry=retry)
+        request = ReplayableRequest(str(href), method, headers, payload, retry=retry)
         return await self.session.fetch(request)
 
-    def fetch_js(self, resource: Any, init: Any = None) -> Any:
-        """``fetch(resource, init)`` with JavaScript arguments: a JS Promise of a ``Response``.
+    def fetch_js(
+        self, description: str, resource: "Any", init: "Any", resolve: "Any", reject: "Any"
+    ) -> None:
+        """``fetch(resource, init)`` for JavaScript: settles ``resolve``/``reject``.
 
-        A request with no body (the common case) is driven by chaining the
-        browser's promises (:mod:`authfetch.web.chain`); one with a body is
-        read into bytes first, on the asyncio path.
+        ``description`` is the JS side's reading of the arguments (JSON text, the
+        URL resolved by the browser). A URL and no body (the common case) is
+        driven by chaining promises (:mod:`authfetch.web.chain`); a body is read
+        into bytes first, on the asyncio path; a URL the browser cannot parse is
+        handed to ``fetch`` untouched, which rejects with its own ``TypeError``.
         """
-        request = bodyless_request(resource, init)
+        described = json.loads(description)
+        if described.get("simple") and described.get("url") is None:
+            self.settler.fetch(resource, init, 0, _settle_with(resolve, reject))
+            return
+        request = simple_request(described, init)
         if request is None:
-            return to_promise(lambda: self._fetch_with_body(resource, init), _js_response)
+            spawn(self._fetch_with_body(resource, init, described["retry"], resolve, reject))
+            return
         session = self.session
-        return flow_promise(session.request_flow(request), session.transport, session.refresh)
+        flow = session.request_flow(request)
+        run_flow(flow, session.transport, session.refresh, resolve, reject)
 
-    async def _fetch_with_body(self, resource: Any, init: Any) -> Response:
+    async def _fetch_with_body(
+        self, resource: "Any", init: "Any", retry: bool, resolve: "Any", reject: "Any"
+    ) -> None:
         """Read the body of a JS request once, then send it through the session."""
-        return await self.session.fetch(await request_from_js(resource, init))
+        try:
+            request = await request_from_js(resource, init, retry)
+            response = await self.session.fetch(request)
+        except Exception as exc:
+            reject_with(reject, exc)
+            return
+        resolve(response.js)
 
-    def urllib_opener(self) -> AuthOpener:
-        """An ``urllib.request`` opener with the same session (needs pyodide-http patched).
+    def urllib_opener(self) -> "AuthOpener":
+        """An ``urllib.request`` opener with the same session (Pyodide only: needs
+        pyodide-http patched; MicroPython has no ``urllib``).
 
         ``opener.open("/api/me")`` blocks (a synchronous request), attaches the
         bearer, refreshes and replays once, exactly like :meth:`fetch`; a
         refresh it makes is seen at once by the async side and other tabs.
         """
+        from authfetch.core import SyncAuthSession
+        from authfetch.urllib_opener import AuthOpener, UrllibTransport
+
         sync_session = SyncAuthSession(
             self.config, UrllibTransport(), self.store, SyncBrowserClock(), self.session.shared
         )
         return AuthOpener(sync_session)
 
-    def state(self) -> dict:
-        """``{loggedIn, expiresAt (ms epoch or None), refreshes}``."""
-        return self.session.state()
+    @property
+    def logged_in(self) -> bool:
+        """Whether a session is held."""
+        return self.session.tokens is not None
 
-    def emit(self, name: str, detail: dict | None = None) -> None:
+    def snapshot(self) -> dict:
+        """``logged_in``, ``expires_at`` (local epoch seconds or ``None``), ``refreshes``."""
+        tokens = self.session.tokens
+        expires = tokens.local_expires_at() if tokens is not None else None
+        return {
+            "logged_in": tokens is not None,
+            "expires_at": expires,
+            "refreshes": self.session.refreshes,
+        }
+
+    def emit(self, name: str, detail: "dict | None" = None) -> None:
         """Tell ``on_event`` what happened (a failing listener never breaks a request)."""
-        if self._on_event is None:
+        on_event = self._hooks["on_event"]
+        if on_event is None or self.closed:
             return
         try:
-            self._on_event(name, detail or {})
+            on_event(name, detail or {})
         except Exception as exc:
             print("authfetch: on_event failed:", repr(exc))
 
-    # -- hooks from the core ---------------------------------------------------
+    # -- hooks from the core ---------------------------------------------------------
 
-    def _call_hook(self, name: str, arg: Any) -> None:
+    def _changed(self) -> None:
+        """Tell the watchers (the bridge's ``state()``) that the session changed."""
+        for callback in self._watchers:
+            callback(self)
+
+    def _call_hook(self, name: str, arg: "Any") -> None:
         """Run the page's hook ``name`` with ``arg``."""
         hook = self._hooks[name]
-        if hook is not None:
+        if hook is not None and not self.closed:
             hook(arg)
 
     def _tokens_changed(self, tokens: TokenSet) -> None:
         """New tokens (login, refresh, another tab): reschedule, then tell the page."""
         self._schedule()
-        self.emit("tokens", {"expiresAt": self.state()["expiresAt"]})
-        self._call_hook("tokens", tokens)
+        self._changed()
+        expires = self.snapshot()["expires_at"]
+        self.emit("tokens", {"expiresAt": None if expires is None else int(expires * 1000)})
+        self._call_hook("on_tokens", tokens)
 
     def _refresh_failed(self, error: Exception) -> None:
         """A refresh failed (either class): tell the page."""
         self.emit("refresh-error", {"error": type(error).__name__, "message": str(error)})
-        self._call_hook("refresh_error", error)
+        self._call_hook("on_refresh_error", error)
 
     def _logged_out(self, reason: str) -> None:
         """The session ended (once per session): stop the timer, tell the page, redirect."""
-        self._cancel_timer()
+        self._timer.cancel()
+        self._changed()
         self.emit("logout", {"reason": reason})
-        self._call_hook("logout", reason)
-        if self.login_url:
+        self._call_hook("on_logout", reason)
+        if self.login_url and not self.closed:
             js.location.assign(self.login_url)
 
-    # -- browser events and the timer -------------------------------------------
+    # -- browser events and the timer --------------------------------------------------
 
-    def _storage_changed(self, event: Any) -> None:
-        """Another tab wrote or removed the session: adopt its tokens or log out."""
-        if event.key != self.store.key or event.storageArea != js.localStorage:
-            return
+    def _storage_changed(self, key: "str | None", new_value: "str | None") -> None:
+        """Another tab wrote or removed the session (or cleared ``localStorage``)."""
         if not getattr(self.store, "shared", False):
             return
-        tokens = parse_session(event.newValue)
-        if tokens is None and event.newValue:
+        if key is None:  # localStorage.clear() in another tab: the session is gone
+            self.session.adopt(None)
+            self.store.save_consistent_soon(None)  # type: ignore[attr-defined]
+            return
+        if key != self.store.key:
+            return
+        tokens = parse_session(new_value)
+        if tokens is None and new_value:
             return  # unreadable value: keep ours rather than drop the session
         if tokens is not None:
             self.emit("adopted", {"expiresAt": None})
         self.session.adopt(tokens)
 
-    def _visibility_changed(self, _event: Any) -> None:
+    def _visibility_changed(self, visibility: str) -> None:
         """Back to a visible tab: timers may have stalled (sleep), check now."""
-        if js.document.visibilityState == "visible":
+        if visibility == "visible":
             self._check_soon()
 
     def _check_soon(self) -> None:
         """Run the proactive check as a task."""
-        spawn(self._check())
+        if not self.closed:
+            spawn(self._check())
 
     async def _check(self) -> None:
         """Refresh if due; if the server was unreachable, look again a little later."""
@@ -288,17 +389,22 @@ class AuthFetch:
         if self.config.needs_refresh(self.session.tokens, self.clock.now()):
             self._schedule(RETRY_AFTER_UNAVAILABLE_S)
 
-    def _schedule(self, delay: float | None = None) -> None:
+    def _schedule(self, delay: "float | None" = None) -> None:
         """(Re)arm the single proactive-refresh timer."""
-        self._cancel_timer()
+        self._timer.cancel()
         due = self.session.refresh_due_at()
-        if due is None:
+        if due is None or self.closed:
             return
-        wait = max(0.0, due - self.clock.now()) if delay is None else delay
-        self._timer = asyncio.get_event_loop().call_later(wait, self._check_soon)
+        self._timer.arm(max(0.0, due - self.clock.now()) if delay is None else delay)
 
-    def _cancel_timer(self) -> None:
-        """Stop the proactive-refresh timer."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+
+def _settle_with(resolve: "Any", reject: "Any") -> "Callable[[bool, Any], None]":
+    """A :class:`Settler` callback passing a JS promise's outcome to ``resolve``/``reject``."""
+
+    def settled(ok: bool, value: "Any") -> None:
+        if ok:
+            resolve(value)
+        else:
+            H.fail(reject, value)
+
+    return settled

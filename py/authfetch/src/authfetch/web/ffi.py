@@ -1,93 +1,205 @@
-"""The one seam between authfetch and JavaScript (Pyodide's FFI)."""
+"""The one seam between authfetch and JavaScript, for both PyScript interpreters.
 
-from __future__ import annotations
+What differs between Pyodide and MicroPython (proxies, bytes, time, tasks, how a
+JS error arrives) is in :mod:`.ffi_pyodide` and :mod:`.ffi_micropython`, chosen
+here by ``sys.implementation.name``; everything below and every other module of
+``authfetch.web`` is written once.
+"""
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any
+import json
+import sys
 
-import js
-from pyodide.ffi import JsProxy, create_once_callable, create_proxy, to_js
+from authfetch.core import (
+    AuthFetchError,
+    LoginError,
+    NotReplayableError,
+    RefreshUnavailableError,
+    SessionExpiredError,
+)
+from authfetch.web.jshelpers import H
 
-#: Proxies handed to JavaScript for the page's lifetime (event listeners, bridge methods).
-_KEPT_ALIVE: list[Any] = []
-#: Tasks started from callbacks, referenced until done (the loop keeps only weak refs).
-_RUNNING: set[asyncio.Task[Any]] = set()
+if sys.implementation.name == "micropython":
+    from authfetch.web.ffi_micropython import (
+        JsException,
+        bytes_from_js,
+        bytes_to_js,
+        js_error_of,
+        now,
+        proxy,
+        release,
+        spawn_task,
+    )
+else:
+    from authfetch.web.ffi_pyodide import (
+        JsException,
+        bytes_from_js,
+        bytes_to_js,
+        js_error_of,
+        now,
+        proxy,
+        release,
+        spawn_task,
+    )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine
+    from typing import Any
+
+__all__ = [
+    "H",
+    "JsException",
+    "Settler",
+    "Timer",
+    "bytes_from_js",
+    "bytes_to_js",
+    "error_for_js",
+    "js_error_of",
+    "json_to_js",
+    "now",
+    "proxy",
+    "reject_with",
+    "release",
+    "settled_fetch",
+    "spawn",
+]
+
+#: The errors JavaScript sees by name (a subclass reports its public parent's name).
+PUBLIC_ERRORS = (SessionExpiredError, RefreshUnavailableError, NotReplayableError, LoginError)
+
+#: Tasks started from callbacks, referenced until done.
+_RUNNING: set = set()
 
 
-def spawn(coroutine: Awaitable[Any]) -> asyncio.Task[Any]:
-    """Run ``coroutine`` as a task that cannot be garbage-collected while it runs."""
-    task = asyncio.ensure_future(coroutine)
+def spawn(coroutine: "Coroutine[Any, Any, Any]") -> "Any":
+    """Run ``coroutine`` as a task that stays referenced until it ends; an error it
+    ends with is printed (a background task has no caller to raise to)."""
+    task_of: list = []
+
+    async def run() -> None:
+        try:
+            await coroutine
+        except Exception as exc:
+            print("authfetch: background task failed:", repr(exc))
+        finally:
+            if task_of:
+                _RUNNING.discard(task_of[0])
+
+    task = spawn_task(run())
+    task_of.append(task)
     _RUNNING.add(task)
-    task.add_done_callback(_RUNNING.discard)
     return task
 
 
-def to_js_object(value: Any) -> Any:
-    """Convert Python dicts/lists to plain JS objects/arrays (not Maps)."""
-    return to_js(value, dict_converter=js.Object.fromEntries)
+def json_to_js(value: object) -> "Any":
+    """A plain JS value of JSON-able ``value`` (integers keep all their bits)."""
+    return H.json(json.dumps(value))
 
 
-def keep(callback: Callable[..., Any]) -> Any:
-    """A JS function for ``callback`` that stays valid for the page's lifetime."""
-    proxy = create_proxy(callback)
-    _KEPT_ALIVE.append(proxy)
-    return proxy
+def reject_with(reject: "Any", exc: BaseException) -> None:
+    """Reject a JS promise for ``exc`` (see :func:`error_for_js`)."""
+    H.fail(reject, error_for_js(exc))
 
 
-def js_error(exc: BaseException) -> Any:
-    """A JS ``Error`` whose ``name`` is the Python exception's class name."""
-    error = js.Error.new(str(exc) or type(exc).__name__)
-    error.name = type(exc).__name__
-    return error
+def error_for_js(exc: BaseException) -> "Any":
+    """What a promise rejects with for ``exc``: the JS error it wraps (a network
+    ``TypeError``, boxed), else an ``Error`` named after its public class."""
+    original = getattr(exc, "js_error", None) or js_error_of(exc)
+    if original is not None:
+        return original
+    name = type(exc).__name__
+    if isinstance(exc, AuthFetchError):
+        for public in PUBLIC_ERRORS:
+            if isinstance(exc, public):
+                name = public.__name__
+                break
+    return H.error(name, str(exc) or name)
 
 
-def rejection(exc: BaseException) -> Any:
-    """What a JS promise rejects with for ``exc``: the original JS error if it wraps
-    one (a network ``TypeError`` from ``fetch``), else :func:`js_error`."""
-    original = getattr(exc, "js_error", None)
-    return original if original is not None else js_error(exc)
+class Settler:
+    """Step Python code when JS promises settle, through one long-lived callback.
 
-
-def to_promise(make: Callable[[], Awaitable[Any]], convert: Callable[[Any], Any]) -> Any:
-    """Run ``make()`` as a task and return a JS Promise of ``convert(result)``.
-
-    A Python exception rejects the promise with :func:`js_error`, so JavaScript
-    sees ``error.name == "SessionExpiredError"`` and not a generic PythonError.
-    A ``JsException`` (e.g. a network ``TypeError`` from ``fetch``) rejects with
-    the original JS error.
+    ``then(promise, on_done)`` calls ``on_done(ok, value)`` once; no proxy is made
+    per promise (MicroPython cannot free them), ids stay small integers.
     """
 
-    def executor(resolve: Any, reject: Any) -> None:
-        async def run() -> None:
-            try:
-                result = convert(await make())
-            except Exception as exc:  # every failure must reach the JS caller
-                reject(rejection(exc))
-            else:
-                resolve(result)
+    def __init__(self) -> None:
+        """One callback for every promise."""
+        self._pending: dict = {}
+        self._next = 0
+        self._callback = proxy(self._settled)
 
-        spawn(run())
+    def then(self, promise: "Any", on_done: "Callable[[bool, Any], None]") -> None:
+        """Call ``on_done(True, value)`` or ``on_done(False, error)`` when ``promise`` settles."""
+        H.settle(promise, self._register(on_done), self._callback)
 
-    return js.Promise.new(create_once_callable(executor))
+    def fetch(
+        self, url: "Any", init: "Any", timeout_ms: int, on_done: "Callable[[bool, Any], None]"
+    ) -> None:
+        """``fetch(url, init)`` (aborted after ``timeout_ms``, 0: never), then ``on_done``;
+        a network error arrives as fetch's own error (boxed)."""
+        H.send(url, init, timeout_ms, self._register(on_done), self._callback)
+
+    def _register(self, on_done: "Callable[[bool, Any], None]") -> int:
+        """A new id for ``on_done``."""
+        self._next = (self._next + 1) % 1_000_000_000
+        self._pending[self._next] = on_done
+        return self._next
+
+    def _settled(self, step_id: int, ok: bool, value: "Any") -> None:
+        """JavaScript's report for ``step_id``."""
+        on_done = self._pending.pop(int(step_id), None)
+        if on_done is not None:
+            on_done(bool(ok), value)
 
 
-async def wait_request(request: JsProxy) -> Any:
-    """Await an IndexedDB ``IDBRequest``; its ``result``, or raise its error."""
-    future = asyncio.get_event_loop().create_future()
+#: The page's one :class:`Settler`.
+SETTLER = Settler()
 
-    def succeeded(_event: Any) -> None:
-        if not future.done():
-            future.set_result(request.result)
 
-    def failed(_event: Any) -> None:
-        if not future.done():
-            future.set_exception(OSError(f"IndexedDB: {request.error and request.error.message}"))
+async def settled_fetch(url: "Any", init: "Any", timeout_ms: int) -> "tuple[bool, Any]":
+    """``await`` a :meth:`Settler.fetch`: ``(True, response)`` or ``(False, boxed error)``."""
+    done = asyncio.Event()
+    result: list = []
 
-    on_success, on_error = create_proxy(succeeded), create_proxy(failed)
-    request.onsuccess, request.onerror = on_success, on_error
-    try:
-        return await future
-    finally:
-        on_success.destroy()
-        on_error.destroy()
+    def settled(ok: bool, value: "Any") -> None:
+        result.append((ok, value))
+        done.set()
+
+    SETTLER.fetch(url, init, timeout_ms, settled)
+    await done.wait()
+    return result[0]
+
+
+class Timer:
+    """One re-armable ``setTimeout`` (asyncio's ``call_later`` is missing on MicroPython)."""
+
+    def __init__(self, callback: "Callable[[], None]") -> None:
+        """Call ``callback()`` when the timer fires."""
+        self._callback = callback
+        self._handle: Any = None
+        self._proxy = proxy(self._fired)
+
+    def arm(self, seconds: float) -> None:
+        """Fire in ``seconds`` (replacing any earlier arming)."""
+        self.cancel()
+        self._handle = H.timeout(self._proxy, int(max(0.0, seconds) * 1000))
+
+    def cancel(self) -> None:
+        """Do not fire."""
+        if self._handle is not None:
+            import js
+
+            js.clearTimeout(self._handle)
+            self._handle = None
+
+    def close(self) -> None:
+        """Cancel and free the callback."""
+        self.cancel()
+        release(self._proxy)
+
+    def _fired(self, _unused: "Any" = None) -> None:
+        """The browser's timer fired."""
+        self._handle = None
+        self._callback()

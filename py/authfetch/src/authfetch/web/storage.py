@@ -11,16 +11,14 @@ released is what the next holder reads. Only ``localStorage`` is shared
 between tabs, so only it gets the copy (and the Web Lock).
 """
 
-from __future__ import annotations
-
-import asyncio
-from typing import Any
-
 import js
-from pyodide.ffi import create_once_callable, create_proxy
 
 from authfetch.core import STORAGE_KEY, KeyValueStore, MemoryStore, TokenSet, parse_session
-from authfetch.web.ffi import spawn, wait_request
+from authfetch.web.ffi import H, spawn
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 IDB_NAME = "authfetch"
 IDB_STORE = "sessions"
@@ -36,51 +34,20 @@ class IndexedDBCopy:
         self.key = key
         self._db: Any = None
 
-    async def _open(self) -> Any:
+    async def _open(self) -> "Any":
         """The database, opened (and created) on first use."""
         if self._db is None:
-            request = js.indexedDB.open(IDB_NAME, 1)
-
-            def upgrade(_event: Any) -> None:
-                request.result.createObjectStore(IDB_STORE)
-
-            request.onupgradeneeded = create_once_callable(upgrade)
-            self._db = await wait_request(request)
+            self._db = await H.idbOpen(IDB_NAME, IDB_STORE)
         return self._db
 
-    async def read(self) -> str | None:
+    async def read(self) -> "str | None":
         """The stored text: JSON, :data:`LOGGED_OUT`, or ``None`` if never written."""
-        db = await self._open()
-        store = db.transaction(IDB_STORE, "readonly").objectStore(IDB_STORE)
-        value = await wait_request(store.get(self.key))
-        return value if isinstance(value, str) else None
+        value = await H.idbGet(await self._open(), IDB_STORE, self.key)
+        return None if value is None else str(value)
 
     async def write(self, text: str) -> None:
         """Store ``text`` and wait until the transaction has committed."""
-        db = await self._open()
-        transaction = db.transaction(IDB_STORE, "readwrite")
-        committed = _committed(transaction)
-        await wait_request(transaction.objectStore(IDB_STORE).put(text, self.key))
-        await committed
-
-
-def _committed(transaction: Any) -> asyncio.Future[None]:
-    """A future set when the IndexedDB transaction completes (or fails)."""
-    future: asyncio.Future[None] = asyncio.get_event_loop().create_future()
-
-    def settle(event: Any) -> None:
-        if future.done():
-            return
-        if event.type == "complete":
-            future.set_result(None)
-        else:
-            future.set_exception(OSError(f"IndexedDB transaction {event.type}"))
-        for handler in handlers:
-            handler.destroy()
-
-    handlers = [create_proxy(settle) for _ in range(3)]
-    transaction.oncomplete, transaction.onerror, transaction.onabort = handlers
-    return future
+        await H.idbPut(await self._open(), IDB_STORE, self.key, text)
 
 
 class SharedStore(KeyValueStore):
@@ -88,34 +55,34 @@ class SharedStore(KeyValueStore):
 
     shared = True
 
-    def __init__(self, backend: Any, key: str = STORAGE_KEY) -> None:
+    def __init__(self, backend: "Any", key: str = STORAGE_KEY) -> None:
         """Store under ``key`` in ``backend`` (``window.localStorage``)."""
         super().__init__(backend, key)
         self.copy = IndexedDBCopy(key)
 
-    async def load_consistent(self) -> TokenSet | None:
+    async def load_consistent(self) -> "TokenSet | None":
         """The session as every tab sees it now (the IndexedDB copy).
 
         A copy never written (first use, or storage written by something else)
         falls back to ``localStorage``; a logged-out marker reads as ``None``.
         """
+        text = None
         try:
             text = await self.copy.read()
         except Exception as exc:  # IndexedDB missing or blocked (some private modes)
             print("authfetch: IndexedDB copy unreadable, using localStorage:", repr(exc))
-            text = None
         if text is None:
             return self.load()
         return parse_session(text)
 
-    async def save_consistent(self, tokens: TokenSet | None) -> None:
+    async def save_consistent(self, tokens: "TokenSet | None") -> None:
         """Write the IndexedDB copy (``None``: logged out) before the lock is released."""
         try:
             await self.copy.write(LOGGED_OUT if tokens is None else tokens.to_json())
         except Exception as exc:  # the copy is an optimisation of the cross-tab read
             print("authfetch: IndexedDB copy not written:", repr(exc))
 
-    def save_consistent_soon(self, tokens: TokenSet | None) -> None:
+    def save_consistent_soon(self, tokens: "TokenSet | None") -> None:
         """Write the IndexedDB copy in the background (the sync session cannot wait)."""
         spawn(self.save_consistent(tokens))
 
@@ -140,4 +107,4 @@ def make_store(kind: str, key: str = STORAGE_KEY) -> KeyValueStore:
         return TabStore(js.sessionStorage, key)
     if kind == "memory":
         return PageMemoryStore(key=key)
-    raise ValueError(f"storage must be 'local', 'session' or 'memory', not {kind!r}")
+    raise ValueError("storage must be 'local', 'session' or 'memory', not " + repr(kind))

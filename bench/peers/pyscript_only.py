@@ -1,5 +1,0 @@
-"""PyScript + Pyodide with nothing on top: mark the page ready, the start-up baseline."""
-
-from pyscript import document
-
-document.documentElement.dataset.pyscript = "ready"

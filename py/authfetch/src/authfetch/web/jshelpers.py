@@ -1,0 +1,200 @@
+"""The small JavaScript half of the browser edge, the same for both interpreters.
+
+What is easier or safer done in JavaScript than across the FFI lives here, as
+one object of plain functions built once with ``new Function``: promises that
+Python awaits instead of wiring event-handler proxies (IndexedDB, Web Locks),
+the bridge object whose methods build their promise in JavaScript and hand
+``resolve``/``reject`` to Python (a value *returned* by Python to JavaScript can
+get lost on MicroPython), and conversions that pass structured data as JSON
+text (MicroPython cuts integers to 32 bits across the boundary). No function
+here decides anything about tokens; that is the core's job.
+"""
+
+import js
+
+SOURCE = r"""
+const helpers = {};
+
+// The browser's own reading of a request URL: what is judged is what is fetched.
+helpers.hasLocks = () => Boolean(globalThis.navigator && navigator.locks);
+
+helpers.resolveUrl = (input) => {
+  try { return new URL(input, document.baseURI).href; } catch (e) { return null; }
+};
+
+// fetch(input, init) arguments as JSON text for Python; simple = a URL and no body.
+helpers.describe = (input, init) => {
+  const isUrl = typeof input === "string" || input instanceof URL;
+  const body = init != null && init.body != null;
+  const settings = init != null ? init.authfetch : undefined;
+  const retry = !(settings != null && settings.retry === false);
+  if (!isUrl || body) return JSON.stringify({simple: false, retry});
+  let headers = [];
+  if (init != null && init.headers != null) headers = [...new Headers(init.headers)];
+  const method = String((init != null && init.method) || "GET");
+  const url = helpers.resolveUrl(String(input));
+  return JSON.stringify({simple: true, url, method, headers, retry});
+};
+
+// A Request's URL, method and headers as JSON text.
+helpers.requestJson = (request) => JSON.stringify(
+  {url: request.url, method: request.method, headers: [...request.headers]});
+
+helpers.isStream = (body) =>
+  body != null && Object.prototype.toString.call(body) === "[object ReadableStream]";
+
+helpers.withoutBody = (init) => {
+  const copy = Object.assign({}, init);
+  delete copy.body;
+  return copy;
+};
+
+const PASS_THROUGH = ["mode", "credentials", "cache", "redirect", "referrer", "referrerPolicy",
+  "integrity", "keepalive", "signal", "priority"];
+
+// The init of one send: the caller's send options, our method, headers and body.
+helpers.makeInit = (caller, method, headersJson, body, stream) => {
+  const init = {};
+  if (caller != null) {
+    for (const name of PASS_THROUGH) if (caller[name] != null) init[name] = caller[name];
+  }
+  init.method = method;
+  init.headers = JSON.parse(headersJson);
+  if (body != null) init.body = body;
+  if (stream) init.duplex = "half";
+  return init;
+};
+
+// fetch, aborted after ms milliseconds (0: never); the timer is the page's setTimeout.
+helpers.fetch = (url, init, ms) => {
+  if (!ms) return fetch(url, init);
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(
+    new DOMException("no answer in " + ms + " ms", "TimeoutError")), ms);
+  init.signal = controller.signal;
+  return fetch(url, init).finally(() => clearTimeout(timer));
+};
+
+// A JS error travels through Python in a box: Pyodide would turn the bare error into
+// a Python exception, and that into a PythonError on its way back.
+helpers.box = (error) => ({boxed: true, error});
+helpers.fail = (reject, value) =>
+  reject(value != null && value.boxed === true ? value.error : value);
+
+// Settle Python's step id through one long-lived callback (no proxy per promise).
+helpers.settle = (promise, id, callback) => {
+  promise.then((value) => callback(id, true, value),
+    (error) => callback(id, false, helpers.box(error)));
+};
+
+// fetch and settle in JavaScript: a promise made by a call from Python would reach
+// its handlers on Pyodide with a PythonError in place of fetch's own TypeError.
+helpers.send = (url, init, ms, id, callback) =>
+  helpers.settle(helpers.fetch(url, init, ms), id, callback);
+
+// navigator.locks, with a timeout and a cancel that never leaves the lock held.
+helpers.lock = (name, ms) => {
+  const controller = new AbortController();
+  let release, cancelled = false;
+  const held = new Promise((resolve) => { release = resolve; });
+  const granted = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => controller.abort(
+      new DOMException("lock " + name + " not granted in " + ms + " ms", "TimeoutError")), ms);
+    navigator.locks.request(name, {mode: "exclusive", signal: controller.signal}, () => {
+      clearTimeout(timer);
+      if (cancelled) return undefined;  // the waiter gave up: let the lock go at once
+      resolve(true);
+      return held;
+    }).catch((error) => { clearTimeout(timer); reject(error); });
+  });
+  granted.catch(() => {});  // a waiter that gave up does not leave a rejection behind
+  const cancel = () => { cancelled = true; controller.abort(); release(); };
+  return {granted, release: () => release(), cancel};
+};
+
+const request = (req) => new Promise((resolve, reject) => {
+  req.onsuccess = () => resolve(req.result);
+  req.onerror = () => reject(req.error);
+});
+
+helpers.idbOpen = (name, store) => {
+  const req = indexedDB.open(name, 1);
+  req.onupgradeneeded = () => req.result.createObjectStore(store);
+  return request(req);
+};
+
+helpers.idbGet = (db, store, key) =>
+  request(db.transaction(store, "readonly").objectStore(store).get(key))
+    .then((value) => typeof value === "string" ? value : null);
+
+// Resolves once the transaction has committed.
+helpers.idbPut = (db, store, key, value) => new Promise((resolve, reject) => {
+  const transaction = db.transaction(store, "readwrite");
+  transaction.oncomplete = () => resolve(null);
+  transaction.onerror = () => reject(transaction.error);
+  transaction.onabort = () =>
+    reject(transaction.error || new DOMException("aborted", "AbortError"));
+  transaction.objectStore(store).put(value, key);
+});
+
+// addEventListener with the event reduced to what Python needs; returns the remover.
+helpers.listen = (target, type, callback) => {
+  const handler = type === "storage"
+    ? (event) => { if (event.storageArea === localStorage) callback(event.key, event.newValue); }
+    : type === "visibilitychange"
+      ? () => callback(document.visibilityState)
+      : () => callback(null);
+  target.addEventListener(type, handler);
+  return () => target.removeEventListener(type, handler);
+};
+
+helpers.timeout = (callback, ms) => setTimeout(() => callback(null), Math.min(ms, 2147483647));
+
+helpers.error = (name, message) => {
+  const error = new Error(message);
+  error.name = name;
+  return error;
+};
+
+helpers.dispatch = (name, detailJson) =>
+  dispatchEvent(new CustomEvent(name, {detail: JSON.parse(detailJson)}));
+
+helpers.json = (text) => JSON.parse(text);
+
+helpers.errorText = (value) => {
+  const error = value != null && value.boxed === true ? value.error : value;
+  return String(error && error.name ? error.name + ": " + error.message : error);
+};
+
+// Bytes across the boundary as base64 text (MicroPython has no Uint8Array conversion).
+helpers.bytesFromBase64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+helpers.base64FromBuffer = (buffer) => {
+  const bytes = new Uint8Array(buffer);
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(text);
+};
+
+// window[name]: each method makes its promise here and gives resolve/reject to Python.
+helpers.bridge = (py) => {
+  const api = {
+    fetch: (input, init) => new Promise((resolve, reject) => py.fetch(
+      helpers.describe(input, init), input, init === undefined ? null : init, resolve, reject)),
+    login: (username, password) => new Promise((resolve, reject) =>
+      py.login(String(username), String(password), resolve, reject)),
+    logout: () => new Promise((resolve, reject) => py.logout(resolve, reject)),
+    state: () => JSON.parse(api._state),
+    close: () => py.close(),
+    _state: JSON.stringify({loggedIn: false, expiresAt: null, refreshes: 0}),
+  };
+  Object.defineProperty(api, "_state", {enumerable: false, writable: true});
+  return api;
+};
+
+return helpers;
+"""
+
+#: The helper functions (one JS object), built once per page.
+H = js.Function.new(SOURCE)()
