@@ -48,6 +48,7 @@ run: setup
 lint: $(VENV_DONE)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 format: $(VENV_DONE)
 	$(PY) -m ruff check --fix .

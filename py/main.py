@@ -63,7 +63,7 @@ def describe(name: str, detail: dict) -> tuple[str, str] | None:
         return "replay", f"Request replayed: {target}"
     if name == "request":
         return "send", f"Request sent: {target}"
-    if name == "response" and detail.get("url") == client.config.login_url and status == 200:
+    if name == "response" and detail.get("role") == "login" and status == 200:
         return "ok", "Signed in: access token and refresh token received"
     if name == "response" and status == 401:
         return "401", f"401 seen for {target}"

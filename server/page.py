@@ -70,7 +70,7 @@ def _rendered(name: str, values: dict[str, str], mimetype: str) -> Response:
     response = Response(render(template, values), mimetype=mimetype)
     response.headers["Cache-Control"] = REVALIDATE
     response.add_etag()
-    return response.make_conditional(request)
+    return response.make_conditional(request)  # type: ignore[return-value]
 
 
 @bp.get("/")

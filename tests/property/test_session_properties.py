@@ -185,7 +185,7 @@ class HeldTransport:
     def __init__(self, world: World) -> None:
         self.world = world
 
-    async def send(self, request: ReplayableRequest) -> Answer:
+    async def send(self, request: ReplayableRequest, timeout: float | None = None) -> Answer:
         """Park the send; return (or raise) what the delivery decided."""
         pending = Pending(request)
         self.world.pending.append(pending)

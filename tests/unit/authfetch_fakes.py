@@ -213,7 +213,7 @@ class FakeTransport:
         """Wait until a request to ``path`` reached the server."""
         await self._arrivals[path].wait()
 
-    async def send(self, request) -> FakeResponse:
+    async def send(self, request, timeout: float | None = None) -> FakeResponse:
         """Deliver ``request`` to the server (which may raise a network error)."""
         self.server.received.append(request)
         await yield_to_loop()

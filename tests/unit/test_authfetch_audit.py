@@ -332,7 +332,7 @@ def test_a_bug_in_the_transport_is_not_retried_as_a_network_error():
     rig = Rig()
     rig.clock.t += 601
 
-    async def broken(request):
+    async def broken(request, timeout=None):
         if "refresh" in request.url:
             raise KeyError("bug")
         raise TransportError("down")

@@ -549,7 +549,7 @@ def test_logout_survives_a_network_error():
     """logout() still clears the session when the server cannot be reached."""
     rig = Rig()
 
-    async def failing_send(request):
+    async def failing_send(request, timeout=None):
         raise network_error()
 
     rig.transport.send = failing_send

@@ -154,8 +154,8 @@ if TYPE_CHECKING:
     class Transport(Protocol):
         """Sends one request; raises ``TransportError`` when no response came."""
 
-        async def send(self, request: ReplayableRequest) -> Any:
-            """Send ``request`` once; the response (with an async ``json()``)."""
+        async def send(self, request: ReplayableRequest, timeout: "float | None" = None) -> Any:
+            """Send ``request`` once (give up after ``timeout`` s); the response."""
 
     class SyncTransport(Protocol):
         """The blocking transport of the sync driver."""

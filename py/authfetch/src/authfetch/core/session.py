@@ -110,9 +110,9 @@ class SessionCore:
 
         On a ``storage`` event pass what the store holds *now* (``store.load()``),
         not the event's value: events can arrive after this tab's own later
-        write, and the store's current value is the last write. If the store still holds a sign-in this tab knows has ended (a slower
-        tab wrote it after the sign-out), it is removed, so a reload starts
-        signed out.
+        write, and the store's current value is the last write. If the store
+        still holds a sign-in this tab knows has ended (a slower tab wrote it
+        after the sign-out), it is removed, so a reload starts signed out.
         """
         self._emit_all(self.machine.adopt(tokens))
         if self.machine.is_dead(self.store.load()):
@@ -348,8 +348,9 @@ class AuthSession(SessionCore):
         try:
             if command.timeout is None:
                 response = await self.transport.send(request)
-            else:
-                response = await asyncio.wait_for(self.transport.send(request), command.timeout)
+            else:  # the transport aborts at the timeout; wait_for bounds one that does not
+                sending = self.transport.send(request, command.timeout)
+                response = await asyncio.wait_for(sending, command.timeout)
         except asyncio.TimeoutError:  # noqa: UP041 - MicroPython's is not the builtin one
             error = TransportError("no answer in " + str(command.timeout) + " s")
             self.emit(answer_event(request, None, error))

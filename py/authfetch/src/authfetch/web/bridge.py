@@ -36,7 +36,7 @@ def state_of(client: AuthFetch) -> dict:
     snapshot = client.snapshot()
     expires = snapshot["expires_at"]
     return {
-        "loggedIn": snapshot["logged_in"],
+        "loggedIn": snapshot["signed_in"],
         "expiresAt": None if expires is None else int(expires * 1000),
         "refreshes": snapshot["refreshes"],
     }

@@ -10,57 +10,72 @@ the flow on. Every way a flow ends settles the caller's promise, once: its
 result, its error, or — if the refresh task is cancelled — a named error.
 """
 
-from authfetch.core import REFRESH, SEND, RefreshUnavailableError
+from authfetch.core import (
+    Refresh,
+    RefreshUnavailableError,
+    Send,
+    answer_event,
+    send_event,
+)
 from authfetch.web.ffi import reject_with, spawn
-from authfetch.web.transport import FetchTransport, transport_error
+from authfetch.web.transport import transport_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
     from typing import Any
 
+    from authfetch.core import AuthSession
+    from authfetch.web.transport import FetchTransport
+
 
 def run_flow(
     flow: "Any",
-    transport: FetchTransport,
-    refresh: "Callable[[str], Awaitable[Any]]",
+    session: "AuthSession",
+    transport: "FetchTransport",
     resolve: "Any",
     reject: "Any",
 ) -> None:
-    """Drive ``flow``; call JS ``resolve(result)`` or ``reject(error)`` when it ends."""
+    """Drive ``flow``; call JS ``resolve(result)`` or ``reject(error)`` when it ends.
+
+    The one dispatch of this driver: ``Send`` goes to the transport's promise,
+    ``Refresh`` to the session's single flight; a request flow yields nothing else.
+    """
 
     def step(value: "Any" = None, error: "BaseException | None" = None) -> None:
         try:
-            kind, arg = flow.send(value) if error is None else flow.throw(error)
+            command = flow.send(value) if error is None else flow.throw(error)
         except StopIteration as stop:
             resolve(stop.value)
             return
         except Exception as exc:  # every failure must reach the JS caller
             reject_with(reject, exc)
             return
-        if kind == SEND:
-            _send(transport, arg, step)
-        elif kind == REFRESH:
-            spawn(_refresh(refresh, arg, step))
+        if isinstance(command, Send):
+            _send(session, transport, command, step)
+        elif isinstance(command, Refresh):
+            spawn(_refresh(session.refresh, command.stale, step))
         else:
-            step(None, ValueError("unexpected flow command " + repr(kind)))
+            step(None, TypeError("unexpected flow command " + repr(command)))
 
     step()
 
 
-def _send(transport: FetchTransport, request: "Any", step: "Any") -> None:
+def _send(session: "AuthSession", transport: "FetchTransport", command: Send, step: "Any") -> None:
     """Start the send; step the flow with the response, or throw the network error in."""
-    note = transport.announce(request)
+    request = command.request
+    session.emit(send_event(request))
 
     def settled(ok: bool, value: "Any") -> None:
         if ok:
-            transport.settled(note, int(value.status))
+            session.emit(answer_event(request, int(value.status)))
             step(value, None)
         else:
-            transport.settled(note, error=value)
-            step(None, transport_error(value))
+            error = transport_error(value)
+            session.emit(answer_event(request, None, error))
+            step(None, error)
 
-    transport.start(request, settled)
+    transport.start(request, settled, command.timeout)
 
 
 async def _refresh(refresh: "Callable[[str], Awaitable[Any]]", stale: str, step: "Any") -> None:

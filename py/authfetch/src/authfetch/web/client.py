@@ -10,15 +10,18 @@ from authfetch.core import (
     STORAGE_KEY,
     AuthConfig,
     AuthSession,
+    Event,
     ReplayableRequest,
     TokenSet,
-    parse_session,
 )
 from authfetch.web.chain import run_flow
 from authfetch.web.ffi import SETTLER, H, Timer, now, proxy, reject_with, release, spawn
 from authfetch.web.locks import web_lock_factory
 from authfetch.web.storage import make_store
 from authfetch.web.transport import FetchTransport, Response, request_from_js, simple_request
+
+#: The core's events that come with a request: their page detail names the request.
+REQUEST_EVENTS = ("request", "response", "refresh", "refreshed", "network-error")
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -81,35 +84,6 @@ class SyncBrowserClock(BrowserClock):
         time.sleep(seconds)
 
 
-class ObservedTransport(FetchTransport):
-    """``fetch`` that reports each request and response to ``on_event`` (for UIs and logs)."""
-
-    def __init__(
-        self, on_event: "Callable[[str, dict], None]", refresh_url: str, refresh_timeout: float
-    ) -> None:
-        """Report to ``on_event(name, detail)``; calls to ``refresh_url`` are "refresh" events."""
-        super().__init__(refresh_url, refresh_timeout)
-        self.on_event = on_event
-
-    def announce(self, request: ReplayableRequest) -> "Any":
-        """Report ``request`` (or ``refresh``) before it is sent."""
-        is_refresh = request.url == self.refresh_url
-        detail = {"method": request.method, "url": request.url, "replay": request.replay}
-        self.on_event("refresh" if is_refresh else "request", detail)
-        return is_refresh, detail
-
-    def settled(self, note: "Any", status: "int | None" = None, error: "Any" = None) -> None:
-        """Report ``response`` (or ``refreshed``) with its status, or ``network-error``."""
-        is_refresh, detail = note
-        reported = dict(detail)
-        if status is None:
-            reported["error"] = str(H.errorText(error))
-            self.on_event("network-error", reported)
-        else:
-            reported["status"] = status
-            self.on_event("refreshed" if is_refresh else "response", reported)
-
-
 class AuthFetch:
     """fetch with silent refresh-and-replay for a page; see :func:`authfetch.web.setup`.
 
@@ -129,22 +103,19 @@ class AuthFetch:
         self.config = AuthConfig(
             api_base or page,
             base_url=page,
-            refresh_url=settings["refresh_endpoint"],
-            login_url=settings["login_endpoint"],
-            logout_url=settings["logout_endpoint"],
+            refresh_endpoint=settings["refresh_endpoint"],
+            login_endpoint=settings["login_endpoint"],
+            logout_endpoint=settings["logout_endpoint"],
             allowed_origins=settings["allowed_origins"],
             leeway=settings["leeway"],
             refresh_attempts=settings["refresh_attempts"],
-            on_tokens=self._tokens_changed,
-            on_refresh_error=self._refresh_failed,
-            on_logout=self._logged_out,
+            refresh_timeout=settings["refresh_timeout"] or None,
+            on_event=self._core_event,
         )
-        transport = ObservedTransport(
-            self.emit, self.config.refresh_url, float(settings["refresh_timeout"])
-        )
+        self.transport = FetchTransport()
         self.session = AuthSession(
             self.config,
-            transport,
+            self.transport,
             store=self.store,
             lock=self._cross_tab_lock(settings["storage_key"], float(settings["lock_timeout"])),
             clock=self.clock,
@@ -262,9 +233,8 @@ class AuthFetch:
         if request is None:
             spawn(self._fetch_with_body(resource, init, described["retry"], resolve, reject))
             return
-        session = self.session
-        flow = session.request_flow(request)
-        run_flow(flow, session.transport, session.refresh, resolve, reject)
+        flow = self.session.request_flow(request)
+        run_flow(flow, self.session, self.transport, resolve, reject)
 
     async def _fetch_with_body(
         self, resource: "Any", init: "Any", retry: bool, resolve: "Any", reject: "Any"
@@ -290,7 +260,7 @@ class AuthFetch:
         from authfetch.urllib_opener import AuthOpener, UrllibTransport
 
         sync_session = SyncAuthSession(
-            self.config, UrllibTransport(), self.store, SyncBrowserClock(), self.session.shared
+            self.config, UrllibTransport(), self.store, SyncBrowserClock(), self.session.machine
         )
         return AuthOpener(sync_session)
 
@@ -300,14 +270,8 @@ class AuthFetch:
         return self.session.tokens is not None
 
     def snapshot(self) -> dict:
-        """``logged_in``, ``expires_at`` (local epoch seconds or ``None``), ``refreshes``."""
-        tokens = self.session.tokens
-        expires = tokens.local_expires_at() if tokens is not None else None
-        return {
-            "logged_in": tokens is not None,
-            "expires_at": expires,
-            "refreshes": self.session.refreshes,
-        }
+        """The core's ``{state, signed_in, expires_at (local epoch s), refreshes}``."""
+        return self.session.snapshot()
 
     def emit(self, name: str, detail: "dict | None" = None) -> None:
         """Tell ``on_event`` what happened (a failing listener never breaks a request)."""
@@ -319,7 +283,49 @@ class AuthFetch:
         except Exception as exc:
             print("authfetch: on_event failed:", repr(exc))
 
-    # -- hooks from the core ---------------------------------------------------------
+    # -- the core's events ------------------------------------------------------------
+
+    def _core_event(self, event: Event) -> None:
+        """One place for everything the core reports: the edge's own bookkeeping first
+        (timer, watchers, redirect), then the page's hooks and ``on_event``."""
+        name, detail = event.name, event.detail
+        if name == "tokens":
+            self._schedule()
+            self._changed()
+            self._call_hook("on_tokens", detail["tokens"])
+        elif name == "refresh-error":
+            self._call_hook("on_refresh_error", detail["error"])
+        elif name == "logout":
+            self._timer.cancel()
+            self._changed()
+            self._call_hook("on_logout", detail["reason"])
+        self.emit(name, self._page_detail(event))
+        if name == "logout" and self.login_url and not self.closed:
+            js.location.assign(self.login_url)
+
+    def _page_detail(self, event: Event) -> dict:
+        """The event's detail as plain data for the page (no tokens, no Python objects)."""
+        detail = event.detail
+        if event.name in REQUEST_EVENTS:
+            request = detail["request"]
+            page = {
+                "method": request.method,
+                "url": request.url,
+                "replay": request.replay,
+                "role": request.role,
+            }
+            if "status" in detail:
+                page["status"] = detail["status"]
+            if "error" in detail:
+                page["error"] = str(detail["error"])
+            return page
+        if event.name in ("tokens", "adopted"):
+            expires = detail["tokens"].local_expires_at()
+            return {"expiresAt": None if expires is None else int(expires * 1000)}
+        if event.name == "refresh-error":
+            error = detail["error"]
+            return {"error": type(error).__name__, "message": str(error)}
+        return dict(detail)
 
     def _changed(self) -> None:
         """Tell the watchers (the bridge's ``state()``) that the session changed."""
@@ -327,32 +333,14 @@ class AuthFetch:
             callback(self)
 
     def _call_hook(self, name: str, arg: "Any") -> None:
-        """Run the page's hook ``name`` with ``arg``."""
+        """Run the page's hook ``name`` with ``arg`` (a failing hook never breaks the session)."""
         hook = self._hooks[name]
-        if hook is not None and not self.closed:
+        if hook is None or self.closed:
+            return
+        try:
             hook(arg)
-
-    def _tokens_changed(self, tokens: TokenSet) -> None:
-        """New tokens (login, refresh, another tab): reschedule, then tell the page."""
-        self._schedule()
-        self._changed()
-        expires = self.snapshot()["expires_at"]
-        self.emit("tokens", {"expiresAt": None if expires is None else int(expires * 1000)})
-        self._call_hook("on_tokens", tokens)
-
-    def _refresh_failed(self, error: Exception) -> None:
-        """A refresh failed (either class): tell the page."""
-        self.emit("refresh-error", {"error": type(error).__name__, "message": str(error)})
-        self._call_hook("on_refresh_error", error)
-
-    def _logged_out(self, reason: str) -> None:
-        """The session ended (once per session): stop the timer, tell the page, redirect."""
-        self._timer.cancel()
-        self._changed()
-        self.emit("logout", {"reason": reason})
-        self._call_hook("on_logout", reason)
-        if self.login_url and not self.closed:
-            js.location.assign(self.login_url)
+        except Exception as exc:
+            print("authfetch: " + name + " failed:", repr(exc))
 
     # -- browser events and the timer --------------------------------------------------
 
@@ -362,16 +350,15 @@ class AuthFetch:
             return
         if key is None:  # localStorage.clear() in another tab: the session is gone
             self.session.adopt(None)
-            self.store.save_consistent_soon(None)  # type: ignore[attr-defined]
+            self.store.save_consistent_soon(None)
             return
         if key != self.store.key:
             return
-        tokens = parse_session(new_value)
-        if tokens is None and new_value:
+        current = self.store.load()
+        if current is None and new_value and self.store.backend.getItem(self.store.key):
             return  # unreadable value: keep ours rather than drop the session
-        if tokens is not None:
-            self.emit("adopted", {"expiresAt": None})
-        self.session.adopt(tokens)
+        # What the store holds now is the last write (the event may be older than ours).
+        self.session.adopt(current)
 
     def _visibility_changed(self, visibility: str) -> None:
         """Back to a visible tab: timers may have stalled (sleep), check now."""

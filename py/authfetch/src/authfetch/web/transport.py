@@ -66,22 +66,24 @@ def transport_error(reason: "Any") -> TransportError:
 class FetchTransport:
     """Send :class:`ReplayableRequest` objects with the browser's ``fetch``.
 
-    :meth:`start` begins a send and returns the JS promise (for drivers that
-    chain promises); :meth:`announce` and :meth:`settled` bracket every send,
-    for subclasses that report what happens on the wire. A send to
-    ``refresh_url`` is aborted after ``refresh_timeout`` seconds (0: never).
+    :meth:`start` begins a send and hands the outcome to a callback (for the
+    promise-chained driver); :meth:`send` awaits it (the core's async driver).
+    A send with a ``timeout`` (the core gives one to the refresh call) is
+    aborted in JavaScript when it has no answer in time.
     """
 
-    def __init__(self, refresh_url: "str | None" = None, refresh_timeout: float = 0.0) -> None:
-        """Abort refresh calls that get no answer in ``refresh_timeout`` seconds."""
-        self.refresh_url = refresh_url
-        self.refresh_timeout = refresh_timeout
-
-    def start(self, request: ReplayableRequest, on_done: "Callable[[bool, Any], None]") -> None:
+    def start(
+        self,
+        request: ReplayableRequest,
+        on_done: "Callable[[bool, Any], None]",
+        timeout: "float | None" = None,
+    ) -> None:
         """Call ``fetch`` now; ``on_done(True, response)`` or ``on_done(False, boxed error)``."""
-        SETTLER.fetch(*self._fetch_arguments(request), on_done)
+        SETTLER.fetch(*self._fetch_arguments(request, timeout), on_done)
 
-    def _fetch_arguments(self, request: ReplayableRequest) -> "tuple[str, Any, int]":
+    def _fetch_arguments(
+        self, request: ReplayableRequest, timeout: "float | None"
+    ) -> "tuple[str, Any, int]":
         """``fetch``'s URL and init for ``request``, and its timeout in ms (0: none)."""
         options = request.options or {}
         if request.stream:
@@ -90,25 +92,13 @@ class FetchTransport:
             body = None if request.body is None else bytes_to_js(request.body)
         headers = json.dumps([list(pair) for pair in request.headers.items()])
         init = H.makeInit(options.get("js_init"), request.method, headers, body, request.stream)
-        is_refresh = self.refresh_url is not None and request.url == self.refresh_url
-        timeout_ms = int(self.refresh_timeout * 1000) if is_refresh else 0
-        return request.url, init, timeout_ms
+        return request.url, init, int(timeout * 1000) if timeout else 0
 
-    def announce(self, request: ReplayableRequest) -> "Any":
-        """Called before each send; its result is handed to :meth:`settled`."""
-        return None
-
-    def settled(self, note: "Any", status: "int | None" = None, error: "Any" = None) -> None:
-        """Called after each send with the status, or the network error."""
-
-    async def send(self, request: ReplayableRequest) -> Response:
+    async def send(self, request: ReplayableRequest, timeout: "float | None" = None) -> Response:
         """Send once; a network failure raises :class:`TransportError` (``.js_error`` kept)."""
-        note = self.announce(request)
-        ok, js_response = await settled_fetch(*self._fetch_arguments(request))
+        ok, js_response = await settled_fetch(*self._fetch_arguments(request, timeout))
         if not ok:
-            self.settled(note, error=js_response)
             raise transport_error(js_response)
-        self.settled(note, int(js_response.status))
         return Response(js_response)
 
 
