@@ -11,10 +11,11 @@ ARGS   ?=
 VENV_DONE   := $(VENV)/.installed
 NODE_DONE   := node_modules/.installed
 VENDOR_DONE := vendor/.installed
+PLUGIN_DONE := $(VENV)/.plugin-installed
 
 .PHONY: setup run test lint format bench screenshots clean
 
-setup: $(VENV_DONE) $(VENDOR_DONE)
+setup: $(VENV_DONE) $(VENDOR_DONE) $(PLUGIN_DONE)
 
 $(VENV_DONE): requirements.txt
 	@tools/prereqs.sh python
@@ -22,6 +23,12 @@ $(VENV_DONE): requirements.txt
 	@echo "installing Python dependencies (log: $(VENV)/pip.log)"
 	@$(PY) -m pip install --timeout 30 --retries 2 -r requirements.txt >$(VENV)/pip.log 2>&1 \
 	  || { echo "authfetch set-up: pip could not install requirements.txt (is PyPI reachable?): $$(tail -n 1 $(VENV)/pip.log)" >&2; exit 1; }
+	@touch $@
+
+# The pytest plugin (and the mock server it ships), editable: this project's tests use it too.
+$(PLUGIN_DONE): $(VENV_DONE) py/pytest-authfetch/pyproject.toml
+	@$(PY) -m pip install --no-deps --no-build-isolation --no-index -e py/pytest-authfetch >$(VENV)/pip-plugin.log 2>&1 \
+	  || { echo "authfetch set-up: could not install py/pytest-authfetch: $$(tail -n 1 $(VENV)/pip-plugin.log)" >&2; exit 1; }
 	@touch $@
 
 $(NODE_DONE): package.json package-lock.json
