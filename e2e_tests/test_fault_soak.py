@@ -1,0 +1,146 @@
+"""Fault soak: a signed-in demo page keeps sending GETs and POSTs across many access lifetimes
+while the server's refreshes fail (5xx), crawl, lose their answer after rotating, and the server
+restarts under load. No POST may create its item twice; no logout while the login is valid.
+
+``AUTHFETCH_SOAK_ROUNDS`` sets the length (``make test``: the short default; ``make bench``:
+a long run). Every round moves the server clock and the page's clock together by
+:data:`STEP_S`, arms the round's fault, then fires a batch through ``window.authfetch``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from itertools import count
+
+from playwright.sync_api import Page
+from pytest_authfetch import AuthfetchServer, Stats
+
+from e2e_tests.conftest import bridge_login, open_ready_page
+
+ROUNDS = int(os.environ.get("AUTHFETCH_SOAK_ROUNDS", "24"))
+STEP_S = 15  # half of the demo's 30 s access lifetime: every other step crosses the refresh mark
+GETS, POSTS = 4, 3  # per round
+#: What each round does to the server, in turn.
+FAULTS = ("none", "503", "slow", "lost", "none", "503x3", "restart", "slow+lost")
+NAMED_ERRORS = {"SessionExpiredError", "RefreshUnavailableError", "NotReplayableError", "TypeError"}
+
+WATCH_LOGOUTS = """() => {
+    window.soakLogouts = 0;
+    new MutationObserver((changes) => {
+        for (const change of changes)
+            for (const node of change.addedNodes)
+                if (node.dataset && node.dataset.event === "logout") window.soakLogouts++;
+    }).observe(document.getElementById("event-log"), {childList: true});
+}"""
+#: Start a batch of GETs and uniquely titled POSTs; outcomes are statuses or error names.
+START_BATCH = """([gets, titles]) => {
+    const outcome = (promise) => promise.then((r) => r.status, (e) => e.name);
+    const post = (title) => authfetch.fetch("/api/items", {method: "POST",
+        headers: {"Content-Type": "application/json"}, body: JSON.stringify({title})});
+    window.soakBatch = Promise.all([
+        ...Array.from({length: gets}, () => outcome(authfetch.fetch("/api/items"))),
+        ...titles.map((title) => outcome(post(title))),
+    ]);
+}"""
+
+
+@dataclass
+class Tally:
+    """What the soak counted."""
+
+    made: int = 0
+    succeeded: int = 0
+    named: Counter[str] = field(default_factory=Counter)
+    unexplained: list[str] = field(default_factory=list)
+    posted: dict[str, object] = field(default_factory=dict)  # title -> outcome
+    server: Counter[str] = field(default_factory=Counter)  # counters summed over restarts
+
+    def add(self, outcomes: list[object], titles: list[str]) -> None:
+        """Count one batch's outcomes (GETs first, then the POSTs of ``titles``)."""
+        wanted = [200] * (len(outcomes) - len(titles)) + [201] * len(titles)
+        for outcome, ok in zip(outcomes, wanted, strict=True):
+            self.made += 1
+            if outcome == ok:
+                self.succeeded += 1
+            elif outcome in NAMED_ERRORS:
+                self.named[str(outcome)] += 1
+            else:
+                self.unexplained.append(repr(outcome))
+        self.posted.update(zip(titles, outcomes[len(outcomes) - len(titles) :], strict=True))
+
+    def add_server(self, stats: Stats) -> None:
+        """Add a server process's counters (they restart at zero with the process)."""
+        self.server.update(stats)
+
+    def summary(self, duplicates: int, logouts: int) -> str:
+        """One line for the log and the benchmark report."""
+        named = ", ".join(f"{name} {n}" for name, n in sorted(self.named.items())) or "none"
+        return (
+            f"soak: {ROUNDS} rounds, {ROUNDS * STEP_S // 30} access lifetimes: "
+            f"{self.made} requests, {self.succeeded} succeeded, named errors: {named}, "
+            f"other failures {len(self.unexplained)}, duplicate POSTs {duplicates}, "
+            f"logouts {logouts}; server: refresh_ok {self.server['refresh_ok']}, "
+            f"refresh_failed {self.server['refresh_failed']}, "
+            f"reuse_detected {self.server['reuse_detected']}"
+        )
+
+
+def arm(server: AuthfetchServer, fault: str) -> None:
+    """Arm the refresh fault of this round (``restart`` happens mid-batch instead)."""
+    if fault == "503":
+        server.fail_next_refresh(status=503)
+    elif fault == "503x3":
+        server.fail_next_refresh(3, status=502)  # every attempt of one refresh
+    elif fault == "slow":
+        server.fail_next_refresh(delay=1.5)
+    elif fault == "lost":
+        server.fail_next_refresh(lost=True)
+    elif fault == "slow+lost":
+        server.fail_next_refresh(delay=1.0, lost=True)
+
+
+def test_fault_soak_no_duplicate_posts_and_no_logouts(
+    page: Page, authfetch_server: AuthfetchServer
+) -> None:
+    """Across ROUNDS rounds of faults the page never doubles a POST, never logs out, and
+    recovers after every fault (a plain GET succeeds once faults are cleared)."""
+    server = authfetch_server
+    page.clock.install()
+    open_ready_page(page, server.url)
+    bridge_login(page)
+    page.evaluate(WATCH_LOGOUTS)
+    tally = Tally()
+    titles = (f"soak-{n}" for n in count())
+    for round_ in range(ROUNDS):
+        fault = FAULTS[round_ % len(FAULTS)]
+        arm(server, fault)
+        server.advance(STEP_S)
+        page.clock.fast_forward(STEP_S * 1000)  # the proactive timer may refresh right here
+        batch = [next(titles) for _ in range(POSTS)]
+        page.evaluate(START_BATCH, [GETS, batch])
+        if fault == "restart":
+            tally.add_server(server.stats())
+            server.restart()  # same port and database; the clock's offset is kept
+        tally.add(page.evaluate("window.soakBatch"), batch)
+        server.clear_faults()
+        recovered = page.evaluate("authfetch.fetch('/api/me').then(r => r.status, e => e.name)")
+        assert recovered == 200, f"round {round_} ({fault}): the session did not recover"
+    tally.add_server(server.stats())
+    logouts = page.evaluate("window.soakLogouts")
+    items = server.call("GET", "/api/items", token=server.login()["access_token"])
+    created = Counter(item["title"] for item in items)
+    duplicates = sum(n - 1 for n in created.values() if n > 1)
+    print(tally.summary(duplicates, logouts))
+
+    assert duplicates == 0
+    assert logouts == 0
+    assert page.evaluate("authfetch.state().loggedIn") is True
+    assert tally.server["reuse_detected"] == 0
+    assert tally.unexplained == []
+    lost_201s = [
+        title for title, outcome in tally.posted.items() if outcome == 201 and title not in created
+    ]
+    assert lost_201s == []  # every POST answered 201 created its item (and only once: above)
+    assert tally.succeeded >= tally.made // 2
