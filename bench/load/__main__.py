@@ -37,6 +37,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--storms", type=int, default=10, help="refresh storms (default 10)")
     add("--storm-size", type=int, default=50, help="parallel refreshes per storm (default 50)")
     add("--run-time", type=int, default=170, help="hard time limit, seconds (default 170)")
+    add("--keep-alive", action="store_true", help="reuse connections (waitress serves 100)")
     add("--output", type=Path, default=OUTPUT, help=f"report file (default {OUTPUT.name})")
     return parser.parse_args(argv)
 
@@ -67,6 +68,7 @@ def run_locust(server: AuthfetchServer, args: argparse.Namespace, results: Path)
         "AUTHFETCH_LOAD_STORM_SIZE": str(args.storm_size),
         "AUTHFETCH_LOAD_DB": str(server.db_path),
         "AUTHFETCH_LOAD_RESULTS": str(results),
+        "AUTHFETCH_LOAD_KEEP_ALIVE": "1" if args.keep_alive else "0",
     }
     command = [
         sys.executable, "-m", "locust", "-f", str(HERE / "locustfile.py"), "--headless",
@@ -95,20 +97,28 @@ def verdicts(figures: dict[str, Any], server_log: str) -> list[str]:
     return problems
 
 
-def report(figures: dict[str, Any], args: argparse.Namespace, problems: list[str]) -> str:
-    """The Markdown report."""
+def report(
+    figures: dict[str, Any], args: argparse.Namespace, problems: list[str], host: str
+) -> str:
+    """The Markdown report (``host``: :func:`machine` taken at the start)."""
     seconds = figures["seconds"] or 1
     lines = [
         "# Load test (locust)",
         "",
-        f"Run {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on {machine()}.",
+        f"Run {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on {host}.",
         "`make bench` (or `.venv/bin/python -m bench.load`) runs it: "
         f"{args.users} concurrent API clients (started at {args.spawn_rate:g}/s) each log in "
         f"and run {args.tasks} tasks (GET /api/me 6 : GET /api/items 3 : POST /api/items 1 : "
         "refresh 1, 0.5-2 s apart; on a 401 refresh and call again), plus one user that "
         f"fires {args.storms} storms of {args.storm_size} parallel refreshes of one token "
         "(once every client has logged in). "
-        "Server: `python -m server --testing` (waitress, 8 threads, SQLite), loopback only, "
+        + (
+            "Connections are kept alive. "
+            if args.keep_alive
+            else "Each request opens its own connection (waitress serves at most 100 at once, "
+            "so 200 keep-alive clients would queue). "
+        )
+        + "Server: `python -m server --testing` (waitress, 8 threads, SQLite), loopback only, "
         "load generator on the same machine.",
         "",
         "| figure | value |",
@@ -160,6 +170,7 @@ def _storm_answers(storms: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the load, print and write the report; 1 if it found a problem."""
     args = parse_args(argv)
+    host = machine()
     with tempfile.TemporaryDirectory(prefix="authfetch-load-") as tmp:
         server = AuthfetchServer.launch(Path(tmp) / "load.sqlite3", ServerOptions())
         try:
@@ -168,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
         figures = json.loads((Path(tmp) / "results.json").read_text())
         problems = verdicts(figures, server.log())
-    text = report(figures, args, problems)
+    text = report(figures, args, problems, host)
     print(text)
     args.output.write_text(text)
     return 1 if problems else 0

@@ -35,6 +35,11 @@ USERS = int(os.environ.get("AUTHFETCH_LOAD_USERS", "200"))  # ApiClient users
 DB_PATH = os.environ.get("AUTHFETCH_LOAD_DB", "")
 RESULTS_PATH = os.environ.get("AUTHFETCH_LOAD_RESULTS", "load-results.json")
 DEMO = {"username": "demo", "password": "demo-pass"}
+#: waitress serves at most 100 connections (``connection_limit``) and leaves the rest in the
+#: listen queue: with keep-alive, clients 101-200 would wait for others to finish. So each
+#: request gets a connection of its own, unless ``AUTHFETCH_LOAD_KEEP_ALIVE=1``.
+KEEP_ALIVE = os.environ.get("AUTHFETCH_LOAD_KEEP_ALIVE") == "1"
+HEADERS = None if KEEP_ALIVE else {"Connection": "close"}
 
 LOGIN_TIMEOUT_S = 150.0  # scrypt: 200 logins at once queue for a while on 2 busy cores
 
@@ -123,6 +128,7 @@ class ApiClient(FastHttpUser):
 
     wait_time = between(0.5, 2.0)
     network_timeout = LOGIN_TIMEOUT_S
+    default_headers = HEADERS
 
     def on_start(self) -> None:
         """Log in (the demo user: every client is a login of its own, a family of its own)."""
@@ -213,6 +219,7 @@ class RefreshStorm(FastHttpUser):
     concurrency = STORM_SIZE  # connections of this user's pool: the storm is truly parallel
     wait_time = between(1.0, 2.0)
     network_timeout = LOGIN_TIMEOUT_S
+    default_headers = HEADERS
 
     def on_start(self) -> None:
         """Wait until every client has logged in: storm the steady state, not the login queue."""
