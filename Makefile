@@ -7,13 +7,14 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 ARGS   ?=
+SOAK_ROUNDS ?= 160
 
 VENV_DONE   := $(VENV)/.installed
 NODE_DONE   := node_modules/.installed
 VENDOR_DONE := vendor/.installed
 PLUGIN_DONE := $(VENV)/.plugin-installed
 
-.PHONY: setup run test lint format bench screenshots clean
+.PHONY: setup run test lint format bench bench-load bench-soak screenshots clean
 
 setup: $(VENV_DONE) $(VENDOR_DONE) $(PLUGIN_DONE)
 
@@ -61,6 +62,17 @@ test: setup lint
 bench: setup
 	@chromium=$$(tools/find-chromium.sh) || exit 1; \
 	  AUTHFETCH_CHROMIUM="$$chromium" $(PY) -m bench $(BENCH_ARGS)
+	@$(MAKE) --no-print-directory bench-load bench-soak
+
+# Load test (locust, loopback, about 2.5 min): figures to bench/load-results.md.
+bench-load: setup
+	$(PY) -m bench.load $(LOAD_ARGS)
+
+# Browser fault soak, long version ($(SOAK_ROUNDS) rounds of 15 s; make test runs 24).
+bench-soak: setup
+	@chromium=$$(tools/find-chromium.sh) || exit 1; \
+	  AUTHFETCH_CHROMIUM="$$chromium" AUTHFETCH_SOAK_ROUNDS=$(SOAK_ROUNDS) \
+	  $(PY) -m pytest e2e_tests/test_fault_soak.py -q -s -p no:cacheprovider
 
 screenshots: setup
 	@chromium=$$(tools/find-chromium.sh) || exit 1; \
