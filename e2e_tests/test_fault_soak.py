@@ -3,8 +3,8 @@ while the server's refreshes fail (5xx), crawl, lose their answer after rotating
 restarts under load. No POST may create its item twice; no logout while the login is valid.
 
 ``AUTHFETCH_SOAK_ROUNDS`` sets the length (``make test``: the short default; ``make bench``:
-a long run). Every round moves the server clock and the page's clock together by
-:data:`STEP_S`, arms the round's fault, then fires a batch through ``window.authfetch``.
+a long run). Every round arms its fault, moves the server clock and the page's clock
+together by the next of :data:`STEPS_S`, then fires a batch through ``window.authfetch``.
 """
 
 from __future__ import annotations
@@ -20,10 +20,16 @@ from pytest_authfetch import AuthfetchServer, Stats
 from e2e_tests.conftest import bridge_login, open_ready_page
 
 ROUNDS = int(os.environ.get("AUTHFETCH_SOAK_ROUNDS", "24"))
-STEP_S = 15  # half of the demo's 30 s access lifetime: every other step crosses the refresh mark
+#: Clock steps in turn: mostly half the demo's 30 s access lifetime (so every other step
+#: crosses the refresh mark), now and then a 40 s "sleep" after which the token is dead.
+STEPS_S = (15, 15, 15, 40)
 GETS, POSTS = 4, 3  # per round
 #: What each round does to the server, in turn.
-FAULTS = ("none", "503", "slow", "lost", "none", "503x3", "restart", "slow+lost")
+#: An odd count: the rounds that cross the refresh mark (every other one) meet each fault.
+#: "jump": the server clock alone jumps 40 s (a corrected server clock), so the page sends
+#: with a token it believes alive: 401, refresh, replay (the POST replay path).
+FAULTS = ("none", "503", "slow", "lost", "jump", "503x3", "restart", "slow+lost", "none")
+JUMP_S = 40
 NAMED_ERRORS = {"SessionExpiredError", "RefreshUnavailableError", "NotReplayableError", "TypeError"}
 
 WATCH_LOGOUTS = """() => {
@@ -56,6 +62,7 @@ class Tally:
     unexplained: list[str] = field(default_factory=list)
     posted: dict[str, object] = field(default_factory=dict)  # title -> outcome
     server: Counter[str] = field(default_factory=Counter)  # counters summed over restarts
+    faults_met: Counter[str] = field(default_factory=Counter)  # faults a refresh used up
 
     def add(self, outcomes: list[object], titles: list[str]) -> None:
         """Count one batch's outcomes (GETs first, then the POSTs of ``titles``)."""
@@ -74,16 +81,18 @@ class Tally:
         """Add a server process's counters (they restart at zero with the process)."""
         self.server.update(stats)
 
-    def summary(self, duplicates: int, logouts: int) -> str:
+    def summary(self, duplicates: int, logouts: int, seconds: float) -> str:
         """One line for the log and the benchmark report."""
         named = ", ".join(f"{name} {n}" for name, n in sorted(self.named.items())) or "none"
+        met = ", ".join(f"{name} {n}" for name, n in sorted(self.faults_met.items())) or "none"
         return (
-            f"soak: {ROUNDS} rounds, {ROUNDS * STEP_S // 30} access lifetimes: "
+            f"soak: {ROUNDS} rounds, {seconds / 30:.0f} access lifetimes (page clock): "
+            f"faults met (restarts included): {met}; "
             f"{self.made} requests, {self.succeeded} succeeded, named errors: {named}, "
             f"other failures {len(self.unexplained)}, duplicate POSTs {duplicates}, "
             f"logouts {logouts}; server: refresh_ok {self.server['refresh_ok']}, "
             f"refresh_failed {self.server['refresh_failed']}, "
-            f"reuse_detected {self.server['reuse_detected']}"
+            f"reuse_detected {self.server['reuse_detected']}, api_401 {self.server['api_401']}"
         )
 
 
@@ -99,6 +108,8 @@ def arm(server: AuthfetchServer, fault: str) -> None:
         server.fail_next_refresh(lost=True)
     elif fault == "slow+lost":
         server.fail_next_refresh(delay=1.0, lost=True)
+    elif fault == "jump":
+        server.advance(JUMP_S)
 
 
 def test_fault_soak_no_duplicate_posts_and_no_logouts(
@@ -113,17 +124,22 @@ def test_fault_soak_no_duplicate_posts_and_no_logouts(
     page.evaluate(WATCH_LOGOUTS)
     tally = Tally()
     titles = (f"soak-{n}" for n in count())
+    moved = 0
     for round_ in range(ROUNDS):
         fault = FAULTS[round_ % len(FAULTS)]
+        step = STEPS_S[round_ % len(STEPS_S)]
+        moved += step
         arm(server, fault)
-        server.advance(STEP_S)
-        page.clock.fast_forward(STEP_S * 1000)  # the proactive timer may refresh right here
+        server.advance(step)
+        page.clock.fast_forward(step * 1000)  # the proactive timer may refresh right here
         batch = [next(titles) for _ in range(POSTS)]
         page.evaluate(START_BATCH, [GETS, batch])
         if fault == "restart":
             tally.add_server(server.stats())
             server.restart()  # same port and database; the clock's offset is kept
         tally.add(page.evaluate("window.soakBatch"), batch)
+        if fault in ("restart", "jump") or (fault != "none" and server.armed()["count"] == 0):
+            tally.faults_met[fault] += 1
         server.clear_faults()
         recovered = page.evaluate("authfetch.fetch('/api/me').then(r => r.status, e => e.name)")
         assert recovered == 200, f"round {round_} ({fault}): the session did not recover"
@@ -132,7 +148,7 @@ def test_fault_soak_no_duplicate_posts_and_no_logouts(
     items = server.call("GET", "/api/items", token=server.login()["access_token"])
     created = Counter(item["title"] for item in items)
     duplicates = sum(n - 1 for n in created.values() if n > 1)
-    print(tally.summary(duplicates, logouts))
+    print(tally.summary(duplicates, logouts, moved))
 
     assert duplicates == 0
     assert logouts == 0
@@ -144,3 +160,5 @@ def test_fault_soak_no_duplicate_posts_and_no_logouts(
     ]
     assert lost_201s == []  # every POST answered 201 created its item (and only once: above)
     assert tally.succeeded >= tally.made // 2
+    if 2 * len(FAULTS) <= ROUNDS:  # every fault had a round that crossed the refresh mark
+        assert set(tally.faults_met) == set(FAULTS) - {"none"}, tally.faults_met

@@ -277,6 +277,11 @@ class AuthfetchServer:
         armed: dict[str, Any] = self.call("POST", "/__test__/faults", body)
         return armed
 
+    def armed(self) -> dict[str, Any]:
+        """The armed fault: ``{"count", "delay_ms", "status", "drop_after_commit"}``."""
+        pending: dict[str, Any] = self.call("GET", "/__test__/faults")
+        return pending
+
     def clear_faults(self) -> None:
         """Disarm any armed refresh fault."""
         self.call("POST", "/__test__/faults", {"count": 0})
