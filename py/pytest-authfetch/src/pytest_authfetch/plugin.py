@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,7 @@ class ServerPool:
         self._made += 1
         folder = self.folder / f"server-{self._made}"
         folder.mkdir()
-        full = ServerOptions(**{**vars(options), "args": options.args + self.base_args})
+        full = replace(options, args=options.args + self.base_args)
         return AuthfetchServer.launch(folder / "authfetch.sqlite3", full, python=self.python)
 
     def get(self, options: ServerOptions) -> AuthfetchServer:
