@@ -68,11 +68,11 @@ bench: setup
 bench-load: setup
 	$(PY) -m bench.load $(LOAD_ARGS)
 
-# Browser fault soak, long version ($(SOAK_ROUNDS) rounds of 15 s; make test runs 24).
+# Browser fault soak, long version ($(SOAK_ROUNDS) rounds; make test runs 24): bench/soak-results.md.
 bench-soak: setup
 	@chromium=$$(tools/find-chromium.sh) || exit 1; \
 	  AUTHFETCH_CHROMIUM="$$chromium" AUTHFETCH_SOAK_ROUNDS=$(SOAK_ROUNDS) \
-	  $(PY) -m pytest e2e_tests/test_fault_soak.py -q -s -p no:cacheprovider
+	  AUTHFETCH_SOAK_REPORT=bench/soak-results.md $(PY) -m pytest e2e_tests/test_fault_soak.py -q -s -p no:cacheprovider
 
 screenshots: setup
 	@chromium=$$(tools/find-chromium.sh) || exit 1; \

@@ -9,7 +9,9 @@ together by the next of :data:`STEPS_S`, then fires a batch through ``window.aut
 
 from __future__ import annotations
 
+import datetime
 import os
+import platform
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import count
@@ -20,6 +22,7 @@ from pytest_authfetch import AuthfetchServer, Stats
 from e2e_tests.conftest import bridge_login, open_ready_page
 
 ROUNDS = int(os.environ.get("AUTHFETCH_SOAK_ROUNDS", "24"))
+REPORT = os.environ.get("AUTHFETCH_SOAK_REPORT")  # a Markdown file for the figures (make bench)
 #: Clock steps in turn: mostly half the demo's 30 s access lifetime (so every other step
 #: crosses the refresh mark), now and then a 40 s "sleep" after which the token is dead.
 STEPS_S = (15, 15, 15, 40)
@@ -148,7 +151,10 @@ def test_fault_soak_no_duplicate_posts_and_no_logouts(
     items = server.call("GET", "/api/items", token=server.login()["access_token"])
     created = Counter(item["title"] for item in items)
     duplicates = sum(n - 1 for n in created.values() if n > 1)
-    print(tally.summary(duplicates, logouts, moved))
+    summary = tally.summary(duplicates, logouts, moved)
+    print(summary)
+    if REPORT:
+        write_report(REPORT, summary, page)
 
     assert duplicates == 0
     assert logouts == 0
@@ -162,3 +168,21 @@ def test_fault_soak_no_duplicate_posts_and_no_logouts(
     assert tally.succeeded >= tally.made // 2
     if 2 * len(FAULTS) <= ROUNDS:  # every fault had a round that crossed the refresh mark
         assert set(tally.faults_met) == set(FAULTS) - {"none"}, tally.faults_met
+
+
+def write_report(path: str, summary: str, page: Page) -> None:
+    """The soak's figures with the date, the machine and the browser (for ``make bench``)."""
+    browser = page.context.browser
+    lines = [
+        "# Browser fault soak",
+        "",
+        f"Run {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores, "
+        f"{platform.system()} {platform.release()}, Chromium {browser.version if browser else '?'}"
+        f", load average {os.getloadavg()[0]:.2f}. `make bench-soak` (part of `make bench`) runs "
+        "`e2e_tests/test_fault_soak.py` with `AUTHFETCH_SOAK_ROUNDS`; `make test` runs 24 rounds.",
+        "",
+        summary.removeprefix("soak: ") + ".",
+        "",
+    ]
+    with open(path, "w") as out:
+        out.write("\n".join(lines))
