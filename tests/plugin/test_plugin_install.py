@@ -18,18 +18,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = Path("py") / "pytest-authfetch"
-#: What a user writes: ten lines, the fixture and its marker, nothing of this repository.
+#: What a user writes: ten lines, a fixture and the handle, nothing of this repository.
 USER_TEST = """\
-import pytest
-
-@pytest.mark.authfetch_server(access_ttl=10)
-def test_expired_token_then_a_failing_refresh(authfetch_server):
-    tokens = authfetch_server.login()  # the demo user
-    authfetch_server.advance(20)  # past the 10 s access token and the 5 s leeway
-    assert authfetch_server.request("GET", "/api/me", token=tokens["access_token"]).status == 401
-    authfetch_server.fail_next_refresh(status=503)
-    body = {"refresh_token": tokens["refresh_token"]}
-    assert authfetch_server.request("POST", "/auth/refresh", body).status == 503
+def test_expired_token_then_a_failing_refresh(authfetch_server_factory):
+    server = authfetch_server_factory(access_ttl=10)  # a server of this test's own
+    tokens = server.login()  # the demo user
+    server.advance(20)  # past the 10 s access token and the 5 s leeway
+    assert server.request("GET", "/api/me", token=tokens["access_token"]).status == 401
+    server.fail_next_refresh(status=503)
+    refresh = {"refresh_token": tokens["refresh_token"]}
+    assert server.request("POST", "/auth/refresh", refresh).status == 503
+    server.restart()  # same port, database and clock
+    assert server.request("POST", "/auth/refresh", refresh).status == 200
 """
 #: Entries of this project's site-packages the user's venv must not see.
 OWN_INSTALL = ("pytest_authfetch", "__editable__", "__pycache__")
