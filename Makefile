@@ -7,14 +7,16 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 ARGS   ?=
+SOAK_ROUNDS ?= 160
 
 VENV_DONE   := $(VENV)/.installed
 NODE_DONE   := node_modules/.installed
 VENDOR_DONE := vendor/.installed
+PLUGIN_DONE := $(VENV)/.plugin-installed
 
-.PHONY: setup run test lint format bench soak screenshots clean
+.PHONY: setup run test lint format bench bench-load bench-soak soak screenshots clean
 
-setup: $(VENV_DONE) $(VENDOR_DONE)
+setup: $(VENV_DONE) $(VENDOR_DONE) $(PLUGIN_DONE)
 
 $(VENV_DONE): requirements.txt
 	@tools/prereqs.sh python
@@ -22,6 +24,12 @@ $(VENV_DONE): requirements.txt
 	@echo "installing Python dependencies (log: $(VENV)/pip.log)"
 	@$(PY) -m pip install --timeout 30 --retries 2 -r requirements.txt >$(VENV)/pip.log 2>&1 \
 	  || { echo "authfetch set-up: pip could not install requirements.txt (is PyPI reachable?): $$(tail -n 1 $(VENV)/pip.log)" >&2; exit 1; }
+	@touch $@
+
+# The pytest plugin (and the mock server it ships), editable: this project's tests use it too.
+$(PLUGIN_DONE): $(VENV_DONE) py/pytest-authfetch/pyproject.toml
+	@$(PY) -m pip install --no-deps --no-build-isolation --no-index -e py/pytest-authfetch >$(VENV)/pip-plugin.log 2>&1 \
+	  || { echo "authfetch set-up: could not install py/pytest-authfetch: $$(tail -n 1 $(VENV)/pip-plugin.log)" >&2; exit 1; }
 	@touch $@
 
 $(NODE_DONE): package.json package-lock.json
@@ -54,6 +62,17 @@ test: setup lint
 bench: setup
 	@chromium=$$(tools/find-chromium.sh) || exit 1; \
 	  AUTHFETCH_CHROMIUM="$$chromium" $(PY) -m bench $(BENCH_ARGS)
+	@$(MAKE) --no-print-directory bench-load bench-soak
+
+# Load test (locust, loopback, about 2.5 min): figures to bench/load-results.md.
+bench-load: setup
+	$(PY) -m bench.load $(LOAD_ARGS)
+
+# Browser fault soak, long version ($(SOAK_ROUNDS) rounds; make test runs 24): bench/soak-results.md.
+bench-soak: setup
+	@chromium=$$(tools/find-chromium.sh) || exit 1; \
+	  AUTHFETCH_CHROMIUM="$$chromium" AUTHFETCH_SOAK_ROUNDS=$(SOAK_ROUNDS) \
+	  AUTHFETCH_SOAK_REPORT=bench/soak-results.md $(PY) -m pytest e2e_tests/test_fault_soak.py -q -s -p no:cacheprovider
 
 # The long profile of the session property tests (about 20 minutes; SOAK_EXAMPLES to change).
 SOAK_EXAMPLES ?= 10000
