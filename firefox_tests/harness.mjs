@@ -19,7 +19,7 @@ export const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 /** Pyodide starts in about 4-7 s here; a busy 2-core machine needs more. */
 export const READY_TIMEOUT_MS = 60_000;
 /** How long a condition that should follow at once (an event, a storage write) may take. */
-export const SOON_MS = 15_000;
+export const SOON_MS = 10_000;
 const SERVER_START_MS = 30_000;
 const PAGE_CLOCK_SCRIPT = readFileSync(new URL('./page-clock.js', import.meta.url), 'utf8');
 // Reports an unhandled rejection on the console even when the engine would not.
@@ -152,15 +152,15 @@ export function useFirefox(...serverFlags) {
 }
 
 /**
- * A test in a fresh browser context on `interpreter`'s page: `body(scene)` drives it,
+ * A test in a fresh browser context on `interpreter`'s page: `body(scene, t)` drives it,
  * and any page error or unhandled rejection in any of its tabs fails it.
  */
 export function sceneTest(env, interpreter, name, options, body) {
-  it(name, options, async () => {
+  it(name, options, async (t) => {
     await env.server.reset();
     const scene = new Scene(env, interpreter, await env.browser.createBrowserContext());
     try {
-      await body(scene);
+      await body(scene, t);
     } finally {
       await scene.context.close();
     }
