@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
 
-import { INTERPRETERS, fetchStatuses, login, sceneTest, state, useFirefox, waitFor } from './harness.mjs';
+import { INTERPRETERS, NO_REQUEST_BODY, fetchStatuses, login, sceneTest, state, useFirefox, waitFor } from './harness.mjs';
 
 const ACCESS_TTL_S = 30; // the server's default; the page refreshes 10 s before expiry
 const env = useFirefox('--reuse-grace', '0');
@@ -23,6 +23,34 @@ for (const interpreter of INTERPRETERS) {
       assert.equal(counters.reuse_detected, 0);
       assert.equal((await state(page)).refreshes, 1);
       assert.equal(scene.sentTo('/auth/refresh').length, 1);
+    });
+
+    sceneTest(env, interpreter, 'a POST hit by expiry is replayed with its body', { todo: NO_REQUEST_BODY }, async (scene) => {
+      // What it proves: a request with a body that meets an expired token is refreshed
+      // and replayed once, and the server stores what was sent.
+      const page = await scene.open();
+      await login(page);
+      await scene.server.advance(ACCESS_TTL_S + 10);
+      const title = 'caf\u00e9 \u2615';
+      const status = await page.evaluate(
+        (title) =>
+          window.authfetch
+            .fetch('/api/items', {
+              method: 'POST',
+              headers: { 'Content-Type': 'application/json' },
+              body: JSON.stringify({ title }),
+            })
+            .then(
+              (response) => response.status,
+              (error) => `${error.name}: ${error.message}`,
+            ),
+        title,
+      );
+      assert.equal(status, 201);
+      assert.equal(scene.sentTo('/api/items').filter((request) => request.method === 'POST').length, 2);
+      const items = await page.evaluate(() => window.authfetch.fetch('/api/items').then((response) => response.json()));
+      assert.deepEqual(JSON.stringify(items).includes(title), true);
+      assert.equal((await scene.server.stats()).refresh_ok, 1);
     });
 
     sceneTest(env, interpreter, 'a dead refresh token ends the session once', {}, async (scene) => {
