@@ -151,7 +151,7 @@ for (const interpreter of INTERPRETERS) {
     after(() => scene?.context.close());
 
     ROWS.forEach((row, index) => {
-      it(`${row.name}: ${row.url ?? 'blob:'}`, { todo: row.todo }, async () => {
+      it(`${row.name}: ${JSON.stringify(row.url ?? 'blob:')}`, { todo: row.todo }, async () => {
         // What it proves: Firefox sends this URL where `goes` says, and a request that
         // leaves the page's origin carries neither the bearer nor the refresh token.
         const marker = `probe${index}end`;
