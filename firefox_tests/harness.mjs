@@ -23,8 +23,11 @@ export const SOON_MS = 10_000;
 const SERVER_START_MS = 30_000;
 const PAGE_CLOCK_SCRIPT = readFileSync(new URL('./page-clock.js', import.meta.url), 'utf8');
 // Reports an unhandled rejection on the console even when the engine would not.
-const REJECTION_PROBE = `addEventListener('unhandledrejection', (event) =>
-  console.error('authfetch-test: unhandled rejection:', String(event.reason && event.reason.stack || event.reason)));`;
+const REJECTION_PROBE = `addEventListener('unhandledrejection', (event) => {
+  const reason = event.reason;
+  const text = reason instanceof Error ? reason.name + ': ' + reason.message : String(reason);
+  console.error('authfetch-test: unhandled rejection:', text);
+});`;
 // Console lines that mean an error escaped: PyScript's Python tracebacks, asyncio's
 // "Task exception was never retrieved", and the probe above.
 const ESCAPED_ERROR = /Traceback|never retrieved|Uncaught|unhandled rejection/i;
