@@ -73,6 +73,7 @@ for (const interpreter of INTERPRETERS) {
         await tab.evaluate(armTab, REQUESTS_PER_TAB);
       }
       const failures = [];
+      const unauthorized = []; // 401s per round: how many requests met the expiry together
       for (let round = 1; round <= ROUNDS; round += 1) {
         const before = await scene.server.stats();
         await scene.server.advance(ACCESS_TTL_S + 10);
@@ -83,6 +84,7 @@ for (const interpreter of INTERPRETERS) {
           statuses.push(await tab.evaluate((round) => window.__rounds[round], round));
         }
         const moved = delta(before, await scene.server.stats());
+        unauthorized.push(moved.api_401);
         const allOk = statuses.every((answers) => answers.every((status) => status === 200));
         if (!allOk || moved.refresh_ok !== 1 || moved.reuse_detected !== 0 || moved.refresh_failed !== 0) {
           failures.push({ round, statuses, moved });
@@ -90,6 +92,10 @@ for (const interpreter of INTERPRETERS) {
         }
       }
       t.diagnostic(`three-tab rounds in Firefox (${interpreter}): ${ROUNDS} run, ${failures.length} failed`);
+      const visibility = await Promise.all(tabs.map((tab) => tab.evaluate(() => document.visibilityState)));
+      t.diagnostic(
+        `401s per round (of ${TABS * REQUESTS_PER_TAB} requests): ${Math.min(...unauthorized)} to ${Math.max(...unauthorized)}; tabs ${visibility.join(', ')}`,
+      );
       assert.deepEqual(failures, []);
     });
 
