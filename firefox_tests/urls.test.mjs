@@ -14,7 +14,7 @@ import { INTERPRETERS, NO_REQUEST_BODY, Scene, login, pagePath, useFirefox } fro
 
 const env = useFirefox('--reuse-grace', '0');
 const BACKSLASH_DEFECT =
-  'known defect (issue 8, item 1): core/urls.py ends the authority only at / ? #, Firefox also at \\, so the bearer goes to the other host; fixed on the session branch';
+  'known defect (issue 8, item 1): core/urls.py ends the authority only at / ? #, Firefox also at \\, so the bearer goes to the other host; being fixed under issue 8';
 const OWN_PARSER =
   'known defect (issue 8, item 1: URLs not judged by the browser parser): authfetch resolves this URL itself and sends it to a path on the page origin, where a plain fetch goes to evil.example (no bearer leaks)';
 
