@@ -160,7 +160,8 @@ export function useFirefox(...serverFlags) {
 
 /**
  * A test in a fresh browser context on `interpreter`'s page: `body(scene, t)` drives it,
- * and any page error or unhandled rejection in any of its tabs fails it.
+ * and any page error or unhandled rejection in any of its tabs, or any request of the
+ * page that leaves 127.0.0.1, fails it.
  */
 export function sceneTest(env, interpreter, name, options, body) {
   it(name, options, async (t) => {
@@ -168,10 +169,15 @@ export function sceneTest(env, interpreter, name, options, body) {
     const scene = new Scene(env, interpreter, await env.browser.createBrowserContext());
     try {
       await body(scene, t);
+    } catch (error) {
+      if (scene.errors.length) error.message += `\npage errors: ${scene.errors.join('\n')}`;
+      throw error;
     } finally {
       await scene.context.close();
     }
     assert.deepEqual(scene.errors, [], 'page errors or unhandled rejections');
+    const offMachine = scene.requests.filter((request) => /^(https?|wss?):/.test(request.url) && new URL(request.url).hostname !== '127.0.0.1');
+    assert.deepEqual(offMachine.map((request) => request.url), [], 'the page made requests off this machine');
   });
 }
 
