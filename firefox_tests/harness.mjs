@@ -192,6 +192,7 @@ export class Scene {
     /** Every request any tab sent: `{tab, method, url, headers}`. */
     this.requests = [];
     this.tabs = 0;
+    this.tabNumbers = new Map();
     /** Page errors that a test expects (a pattern), none by default. */
     this.tolerate = null;
   }
@@ -204,6 +205,7 @@ export class Scene {
   async open({ clock = false, intercept = null, path = pagePath(this.interpreter) } = {}) {
     const page = await this.context.newPage();
     const tab = ++this.tabs;
+    this.tabNumbers.set(page, tab);
     page.on('pageerror', (error) => {
       const message = error.message ?? String(error);
       if (!this.tolerate?.test(message)) this.errors.push(`tab ${tab}: ${message}`);
@@ -225,6 +227,11 @@ export class Scene {
     await page.goto(this.server.url + path);
     await page.waitForSelector('html[data-authfetch="ready"]', { timeout: READY_TIMEOUT_MS });
     return page;
+  }
+
+  /** The number of `page` in `requests` and `errors` (the first tab opened is 1). */
+  tabOf(page) {
+    return this.tabNumbers.get(page);
   }
 
   /** Requests any tab sent to `path` on the server (no query string). */
