@@ -67,7 +67,7 @@ test-firefox: setup $(FIREFOX_NODE_DONE)
 	@firefox=$$(tools/find-firefox.sh) || exit 1; \
 	  echo "end-to-end browser: $$firefox"; \
 	  cd firefox_tests && AUTHFETCH_FIREFOX="$$firefox" AUTHFETCH_PYTHON="$(abspath $(PY))" \
-	  node --test --test-concurrency=1 --test-timeout=600000 --test-reporter=spec $(FIREFOX_ARGS)
+	  node --test --test-concurrency=2 --test-timeout=600000 --test-reporter=spec $(FIREFOX_ARGS)
 
 bench: setup
 	@chromium=$$(tools/find-chromium.sh) || exit 1; \
