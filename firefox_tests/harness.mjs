@@ -86,6 +86,8 @@ export class Server {
       child.on('error', (error) => fail(error.message));
     });
     child.removeAllListeners('exit');
+    // However the test process ends, the server ends with it.
+    process.once('exit', () => child.kill('SIGTERM'));
     return new Server(child, url, folder);
   }
 
