@@ -202,9 +202,10 @@ export class Scene {
   /**
    * Open a tab on the demo page and wait until the bridge is ready.
    * `clock`: install the test clock (`window.__pageClock`) before the page's scripts;
-   * `intercept(request)`: intercept every request and let this answer or continue it.
+   * `intercept(request)`: intercept every request and let this answer or continue it;
+   * `url`: open this page instead of the demo, and do not wait for the bridge.
    */
-  async open({ clock = false, intercept = null, path = pagePath(this.interpreter) } = {}) {
+  async open({ clock = false, intercept = null, path = pagePath(this.interpreter), url = null } = {}) {
     const page = await this.context.newPage();
     const tab = ++this.tabs;
     this.tabNumbers.set(page, tab);
@@ -226,8 +227,8 @@ export class Scene {
       await page.setRequestInterception(true);
       page.on('request', (request) => intercept(request));
     }
-    await page.goto(this.server.url + path);
-    await page.waitForSelector('html[data-authfetch="ready"]', { timeout: READY_TIMEOUT_MS });
+    await page.goto(url ?? this.server.url + path);
+    if (url === null) await page.waitForSelector('html[data-authfetch="ready"]', { timeout: READY_TIMEOUT_MS });
     return page;
   }
 
