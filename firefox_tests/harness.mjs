@@ -232,6 +232,13 @@ export class Scene {
     return page;
   }
 
+  /** Open `count` ready tabs of the demo page, one after the other. */
+  async openTabs(count) {
+    const tabs = [];
+    for (let index = 0; index < count; index += 1) tabs.push(await this.open());
+    return tabs;
+  }
+
   /** The number of `page` in `requests` and `errors` (the first tab opened is 1). */
   tabOf(page) {
     return this.tabNumbers.get(page);
