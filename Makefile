@@ -13,8 +13,11 @@ VENV_DONE   := $(VENV)/.installed
 NODE_DONE   := node_modules/.installed
 VENDOR_DONE := vendor/.installed
 PLUGIN_DONE := $(VENV)/.plugin-installed
+FIREFOX_NODE_DONE := firefox_tests/node_modules/.installed
+# The Firefox suite's test files (in firefox_tests/); `make test FIREFOX_ARGS=` skips it.
+FIREFOX_ARGS ?= *.test.mjs
 
-.PHONY: setup run test lint format bench bench-load bench-soak soak screenshots clean
+.PHONY: setup run test test-firefox lint format bench bench-load bench-soak soak screenshots clean
 
 setup: $(VENV_DONE) $(VENDOR_DONE) $(PLUGIN_DONE)
 
@@ -39,6 +42,13 @@ $(NODE_DONE): package.json package-lock.json
 	  || { echo "authfetch set-up: npm ci failed (is the npm registry reachable?): $$(grep -m1 -i 'err' .npm-ci.log)" >&2; exit 1; }
 	@touch $@
 
+$(FIREFOX_NODE_DONE): firefox_tests/package.json firefox_tests/package-lock.json
+	@tools/prereqs.sh node
+	@echo "installing pinned puppeteer-core for the Firefox suite (log: .npm-ci-firefox.log)"
+	@cd firefox_tests && npm ci --no-audit --no-fund --fetch-retries 1 --fetch-timeout 30000 >../.npm-ci-firefox.log 2>&1 \
+	  || { echo "authfetch set-up: npm ci in firefox_tests failed (is the npm registry reachable?): $$(grep -m1 -i 'err' ../.npm-ci-firefox.log)" >&2; exit 1; }
+	@touch $@
+
 $(VENDOR_DONE): $(VENV_DONE) $(NODE_DONE) browser-wheels.txt tools/vendor.py
 	@$(PY) tools/vendor.py
 	@touch $@
@@ -58,6 +68,14 @@ test: setup lint
 	@chromium=$$(tools/find-chromium.sh) || exit 1; \
 	  echo "end-to-end browser: $$chromium"; \
 	  AUTHFETCH_CHROMIUM="$$chromium" $(PY) -m pytest $(PYTEST_ARGS)
+	@if [ -n "$(strip $(FIREFOX_ARGS))" ]; then $(MAKE) --no-print-directory test-firefox; fi
+
+# The same guarantees in Debian's Firefox ESR over WebDriver BiDi (Node's test runner).
+test-firefox: setup $(FIREFOX_NODE_DONE)
+	@firefox=$$(tools/find-firefox.sh) || exit 1; \
+	  echo "end-to-end browser: $$firefox"; \
+	  cd firefox_tests && AUTHFETCH_FIREFOX="$$firefox" AUTHFETCH_PYTHON="$(abspath $(PY))" \
+	  node --test --test-concurrency=2 --test-timeout=600000 --test-reporter=spec $(FIREFOX_ARGS)
 
 bench: setup
 	@chromium=$$(tools/find-chromium.sh) || exit 1; \
@@ -86,4 +104,4 @@ screenshots: setup
 	  $(PY) -m pytest e2e_tests/test_demo.py e2e_tests/test_static_site.py -q
 
 clean:
-	rm -rf $(VENV) node_modules vendor bench/node_modules .pytest_cache .ruff_cache .npm-ci.log .chromium-install.log test-results
+	rm -rf $(VENV) node_modules vendor bench/node_modules firefox_tests/node_modules .npm-ci-firefox.log .firefox-install.log .pytest_cache .ruff_cache .npm-ci.log .chromium-install.log test-results
