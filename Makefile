@@ -7,6 +7,7 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 ARGS   ?=
+SOAK_ROUNDS ?= 160
 
 VENV_DONE   := $(VENV)/.installed
 NODE_DONE   := node_modules/.installed
@@ -14,10 +15,14 @@ VENDOR_DONE := vendor/.installed
 LIB_ARCHIVE := build/authfetch.tar.gz
 # Every module and folder of the library: adding, editing or removing one rebuilds the archive.
 LIB_SOURCES := $(shell find py/authfetch/src/authfetch -name __pycache__ -prune -o \( -name '*.py' -o -type d \) -print)
+PLUGIN_DONE := $(VENV)/.plugin-installed
+FIREFOX_NODE_DONE := firefox_tests/node_modules/.installed
+# The Firefox suite's test files (in firefox_tests/); `make test FIREFOX_ARGS=` skips it.
+FIREFOX_ARGS ?= *.test.mjs
 
-.PHONY: setup run test test-micropython lint format bench soak screenshots clean
+.PHONY: setup run test test-micropython test-firefox lint format bench bench-load bench-soak soak screenshots clean
 
-setup: $(VENV_DONE) $(VENDOR_DONE) $(LIB_ARCHIVE)
+setup: $(VENV_DONE) $(VENDOR_DONE) $(LIB_ARCHIVE) $(PLUGIN_DONE)
 
 $(VENV_DONE): requirements.txt
 	@tools/prereqs.sh python
@@ -27,11 +32,24 @@ $(VENV_DONE): requirements.txt
 	  || { echo "authfetch set-up: pip could not install requirements.txt (is PyPI reachable?): $$(tail -n 1 $(VENV)/pip.log)" >&2; exit 1; }
 	@touch $@
 
+# The pytest plugin (and the mock server it ships), editable: this project's tests use it too.
+$(PLUGIN_DONE): $(VENV_DONE) py/pytest-authfetch/pyproject.toml
+	@$(PY) -m pip install --no-deps --no-build-isolation --no-index -e py/pytest-authfetch >$(VENV)/pip-plugin.log 2>&1 \
+	  || { echo "authfetch set-up: could not install py/pytest-authfetch: $$(tail -n 1 $(VENV)/pip-plugin.log)" >&2; exit 1; }
+	@touch $@
+
 $(NODE_DONE): package.json package-lock.json
 	@tools/prereqs.sh node
 	@echo "installing pinned PyScript, Pyodide and MicroPython from npm (log: .npm-ci.log)"
 	@npm ci --no-audit --no-fund --fetch-retries 1 --fetch-timeout 30000 >.npm-ci.log 2>&1 \
 	  || { echo "authfetch set-up: npm ci failed (is the npm registry reachable?): $$(grep -m1 -i 'err' .npm-ci.log)" >&2; exit 1; }
+	@touch $@
+
+$(FIREFOX_NODE_DONE): firefox_tests/package.json firefox_tests/package-lock.json
+	@tools/prereqs.sh node
+	@echo "installing pinned puppeteer-core for the Firefox suite (log: .npm-ci-firefox.log)"
+	@cd firefox_tests && npm ci --no-audit --no-fund --fetch-retries 1 --fetch-timeout 30000 >../.npm-ci-firefox.log 2>&1 \
+	  || { echo "authfetch set-up: npm ci in firefox_tests failed (is the npm registry reachable?): $$(grep -m1 -i 'err' ../.npm-ci-firefox.log)" >&2; exit 1; }
 	@touch $@
 
 $(VENDOR_DONE): $(VENV_DONE) $(NODE_DONE) browser-wheels.txt tools/vendor.py
@@ -62,10 +80,29 @@ test: setup lint test-micropython
 	@chromium=$$(tools/find-chromium.sh) || exit 1; \
 	  echo "end-to-end browser: $$chromium"; \
 	  AUTHFETCH_CHROMIUM="$$chromium" $(PY) -m pytest $(PYTEST_ARGS)
+	@if [ -n "$(strip $(FIREFOX_ARGS))" ]; then $(MAKE) --no-print-directory test-firefox; fi
+
+# The same guarantees in Debian's Firefox ESR over WebDriver BiDi (Node's test runner).
+test-firefox: setup $(FIREFOX_NODE_DONE)
+	@firefox=$$(tools/find-firefox.sh) || exit 1; \
+	  echo "end-to-end browser: $$firefox"; \
+	  cd firefox_tests && AUTHFETCH_FIREFOX="$$firefox" AUTHFETCH_PYTHON="$(abspath $(PY))" \
+	  node --test --test-concurrency=2 --test-timeout=600000 --test-reporter=spec $(FIREFOX_ARGS)
 
 bench: setup
 	@chromium=$$(tools/find-chromium.sh) || exit 1; \
 	  AUTHFETCH_CHROMIUM="$$chromium" $(PY) -m bench $(BENCH_ARGS)
+	@$(MAKE) --no-print-directory bench-load bench-soak
+
+# Load test (locust, loopback, about 2.5 min): figures to bench/load-results.md.
+bench-load: setup
+	$(PY) -m bench.load $(LOAD_ARGS)
+
+# Browser fault soak, long version ($(SOAK_ROUNDS) rounds; make test runs 24): bench/soak-results.md.
+bench-soak: setup
+	@chromium=$$(tools/find-chromium.sh) || exit 1; \
+	  AUTHFETCH_CHROMIUM="$$chromium" AUTHFETCH_SOAK_ROUNDS=$(SOAK_ROUNDS) \
+	  AUTHFETCH_SOAK_REPORT=bench/soak-results.md $(PY) -m pytest e2e_tests/test_fault_soak.py -q -s -p no:cacheprovider
 
 # The long profile of the session property tests (about 20 minutes; SOAK_EXAMPLES to change).
 SOAK_EXAMPLES ?= 10000
@@ -79,4 +116,4 @@ screenshots: setup
 	  $(PY) -m pytest e2e_tests/test_demo.py e2e_tests/test_static_site.py -q
 
 clean:
-	rm -rf $(VENV) node_modules vendor build bench/node_modules .pytest_cache .ruff_cache .npm-ci.log .chromium-install.log test-results
+	rm -rf $(VENV) node_modules vendor build bench/node_modules firefox_tests/node_modules .npm-ci-firefox.log .firefox-install.log .pytest_cache .ruff_cache .npm-ci.log .chromium-install.log test-results

@@ -164,17 +164,17 @@ class Table:
 
 def reset(server: ServerProcess) -> None:
     """No sessions, zero counters, real time, no faults."""
-    server.call("POST", "/__test__/reset")
+    server.reset()
 
 
 def advance(server: ServerProcess, seconds: float) -> None:
     """Move the server clock forward."""
-    server.call("POST", "/__test__/clock", {"advance": seconds})
+    server.advance(seconds)
 
 
 def stats(server: ServerProcess) -> dict[str, int]:
     """The server's counters."""
-    return server.call("GET", "/__test__/stats")
+    return dict(server.stats())
 
 
 def refresh_calls(counters: dict[str, int]) -> int:

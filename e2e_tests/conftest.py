@@ -1,4 +1,8 @@
-"""Fixtures for the end-to-end tests: Debian's Chromium, a real server, offline check."""
+"""Fixtures for the end-to-end tests: Debian's Chromium, a real server, offline check.
+
+The server comes from this project's pytest plugin (``py/pytest-authfetch``):
+``server`` and ``fresh_server`` are its shared default server.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,10 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, WebError, expect
+from pytest_authfetch import AuthfetchServer, ServerOptions
+from pytest_authfetch.plugin import ServerPool
 
-from e2e_tests.serverproc import CHROMIUM_ARGS, ROOT, ServerProcess, chromium_executable
+from e2e_tests.serverproc import CHROMIUM_ARGS, ROOT, chromium_executable
 
 # Pyodide needs 2-4 s to start here; a cold start on a busy 2-core CI machine more.
 READY_TIMEOUT_MS = 60_000
@@ -32,12 +38,9 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """One real server (waitress, temporary SQLite db, test controls on) for the session."""
-    db_path = tmp_path_factory.mktemp("server") / "authfetch.sqlite3"
-    process = ServerProcess(db_path, "--testing")
-    yield process
-    process.stop()
+def server(authfetch_server_pool: ServerPool) -> AuthfetchServer:
+    """The session's real server (default options, test controls on), not reset."""
+    return authfetch_server_pool.get(ServerOptions())
 
 
 #: Console errors that are the browser reporting an HTTP status (a 401 the library then
@@ -116,10 +119,9 @@ def offline_requests(context: BrowserContext) -> Iterator[list[str]]:
 
 
 @pytest.fixture
-def fresh_server(server: ServerProcess) -> ServerProcess:
+def fresh_server(authfetch_server: AuthfetchServer) -> AuthfetchServer:
     """The session's server, reset: no sessions, zero counters, real time, no faults."""
-    server.call("POST", "/__test__/reset")
-    return server
+    return authfetch_server
 
 
 def open_ready_page(page: Page, url: str) -> Page:
@@ -145,11 +147,11 @@ def bridge_fetch_statuses(page: Page, path: str, count: int = 1) -> list:
     )
 
 
-def stats(server: ServerProcess) -> dict:
+def stats(server: AuthfetchServer) -> dict:
     """The server's test counters."""
-    return server.call("GET", "/__test__/stats")
+    return dict(server.stats())
 
 
-def expire_access_token(server: ServerProcess, seconds: float = 40) -> None:
+def expire_access_token(server: AuthfetchServer, seconds: float = 40) -> None:
     """Move the server clock past the access token's lifetime (30 s + 5 s leeway)."""
-    server.call("POST", "/__test__/clock", {"advance": seconds})
+    server.advance(seconds)

@@ -1,23 +1,18 @@
-"""Start ``python -m server`` as a real process on a free port, and find the Chromium.
+"""Find Debian's Chromium; and the old name of the mock server handle, for callers not yet moved.
 
-Shared by the end-to-end tests and the benchmarks.
+The server itself is run by the pytest plugin in ``py/pytest-authfetch``
+(:class:`pytest_authfetch.AuthfetchServer`); tests use its fixtures.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import selectors
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
-from typing import Any
+
+from pytest_authfetch import AuthfetchServer, ServerOptions
 
 ROOT = Path(__file__).resolve().parent.parent
-START_TIMEOUT_S = 30
 #: Flags for Debian's Chromium on a machine with no network but the registries.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -45,63 +40,12 @@ def chromium_executable() -> str:
     return found.stdout.strip()
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class ServerProcess:
-    """A running demo server; ``url`` is its origin, ``stop()`` ends it."""
+class ServerProcess(AuthfetchServer):
+    """A started :class:`AuthfetchServer` from raw CLI ``flags`` (``bench/__main__.py``'s call)."""
 
     def __init__(self, db_path: Path, *flags: str) -> None:
         """Start the server with a database at ``db_path`` and extra CLI ``flags``."""
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, "-m", "server", "--port", str(self.port)]
-        command += ["--db", str(db_path), *flags]
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        self._wait_until_listening()
-
-    def _wait_until_listening(self) -> None:
-        """Block until the server prints its ready line (or fail with its output)."""
-        selector = selectors.DefaultSelector()
-        selector.register(self.process.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        seen = []
-        while time.monotonic() < deadline:
-            if not selector.select(timeout=deadline - time.monotonic()):
-                break
-            line = self.process.stdout.readline()
-            if not line:
-                break
-            seen.append(line)
-            if "authfetch server on" in line:
-                selector.close()
-                return
-        selector.close()
-        self.stop()
-        raise RuntimeError("server did not start:\n" + "".join(seen))
-
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        """Send a JSON request to the server (test controls, API) and decode the answer."""
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.url + path, data=data, method=method)
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(request, timeout=10) as response:
-            payload = response.read()
-        return json.loads(payload) if payload else None
-
-    def stop(self) -> None:
-        """Stop the server and wait for it to exit."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        testing = "--testing" in flags
+        rest = tuple(flag for flag in flags if flag != "--testing")
+        super().__init__(db_path, ServerOptions(testing=testing, args=rest))
+        self.start()

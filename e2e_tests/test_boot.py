@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from playwright.sync_api import Page, Route, expect
+from pytest_authfetch import AuthfetchServer
 
 from e2e_tests.conftest import READY_TIMEOUT_MS, open_ready_page
-from e2e_tests.serverproc import ServerProcess
 
 
-def test_page_starts_python_offline(page: Page, server: ServerProcess, offline_requests):
+def test_page_starts_python_offline(page: Page, server: AuthfetchServer, offline_requests):
     """Python starts in the page, pyodide_http imports, and nothing leaves 127.0.0.1."""
     open_ready_page(page, server.url)
     expect(page.locator("#runtime-info")).to_contain_text("pyodide_http patched")
@@ -16,7 +16,7 @@ def test_page_starts_python_offline(page: Page, server: ServerProcess, offline_r
     expect(page.locator("#loading")).to_be_hidden()
 
 
-def test_loading_indicator_shows_while_python_loads(page: Page, server: ServerProcess):
+def test_loading_indicator_shows_while_python_loads(page: Page, server: AuthfetchServer):
     """While Pyodide's files are still on their way, the page shows a loading indicator."""
     held: list[Route] = []
 

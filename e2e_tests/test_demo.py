@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Page, expect
+from pytest_authfetch import AuthfetchServer
 
 from e2e_tests.conftest import SCREENSHOTS, expire_access_token, open_ready_page, stats
-from e2e_tests.serverproc import ServerProcess
 
 SESSION_ENDED = "Your session has ended. Please sign in again."
 FULL_LIFE = re.compile(r"^(29|30) s left$")  # a second may pass between login and look
@@ -28,7 +27,7 @@ def log_line(page: Page, text: str):
     return page.locator("#event-log li", has_text=text)
 
 
-def test_sign_in_list_add_and_log_out(page: Page, fresh_server: ServerProcess, offline_requests):
+def test_sign_in_list_add_and_log_out(page: Page, fresh_server: AuthfetchServer, offline_requests):
     """A person signs in (after a typo), sees the empty list, adds an item, meets a
     validation error in words, and logs out to the login form."""
     open_ready_page(page, fresh_server.url)
@@ -56,7 +55,7 @@ def test_sign_in_list_add_and_log_out(page: Page, fresh_server: ServerProcess, o
     expect(log_line(page, "Logged out: you logged out")).to_have_count(1)
 
 
-def test_panel_shows_twenty_requests_share_one_refresh(page: Page, fresh_server: ServerProcess):
+def test_panel_shows_twenty_requests_share_one_refresh(page: Page, fresh_server: AuthfetchServer):
     """With the server clock moved past expiry, the 20-request button ends in one
     refresh: the log shows 401s, one refresh and the replays, the counter goes to 1."""
     page.set_viewport_size({"width": 1280, "height": 900})
@@ -86,7 +85,7 @@ def test_panel_shows_twenty_requests_share_one_refresh(page: Page, fresh_server:
     page.screenshot(path=SCREENSHOTS / "demo.png", full_page=True)
 
 
-def test_countdown_runs_and_refreshes_before_expiry(page: Page, fresh_server: ServerProcess):
+def test_countdown_runs_and_refreshes_before_expiry(page: Page, fresh_server: AuthfetchServer):
     """The countdown follows the browser clock, and at the mark the token is renewed
     ahead of time: the log shows the refresh and no 401."""
     page.clock.install()
@@ -95,7 +94,7 @@ def test_countdown_runs_and_refreshes_before_expiry(page: Page, fresh_server: Se
     expect(page.locator("#access-remaining")).to_have_text(FULL_LIFE)
     page.clock.fast_forward(12_000)
     expect(page.locator("#access-remaining")).to_have_text(re.compile(r"^1[78] s left$"))
-    fresh_server.call("POST", "/__test__/clock", {"advance": 21})
+    fresh_server.advance(21)
     page.clock.fast_forward(9_000)  # 21 s in: past the refresh mark at 20 s
     expect(log_line(page, "Refresh succeeded")).to_have_count(1)
     expect(page.locator("#refresh-count")).to_have_text("1")
@@ -110,7 +109,7 @@ def test_dead_refresh_token_returns_to_login_with_message(page: Page, fresh_serv
     open_ready_page(page, fresh_server.url)
     sign_in(page)
     expect(page.get_by_text("No items yet.")).to_be_visible()
-    fresh_server.call("POST", "/__test__/reset")  # the server forgets every session
+    fresh_server.reset()  # the server forgets every session
     expire_access_token(fresh_server)
     page.get_by_label("New item").fill("Lost on the way")
     page.get_by_role("button", name="Add item").click()
@@ -123,7 +122,7 @@ def test_dead_refresh_token_returns_to_login_with_message(page: Page, fresh_serv
     expect(page.get_by_role("heading", name="Signed in as demo")).to_be_visible()
 
 
-def test_phone_width_and_keyboard_only(page: Page, fresh_server: ServerProcess):
+def test_phone_width_and_keyboard_only(page: Page, fresh_server: AuthfetchServer):
     """At 375 px wide nothing scrolls sideways, every field has a label, and a person
     signs in and adds an item with the keyboard alone, seeing where the focus is."""
     page.set_viewport_size({"width": 375, "height": 740})
@@ -150,14 +149,12 @@ def test_phone_width_and_keyboard_only(page: Page, fresh_server: ServerProcess):
 
 
 @pytest.fixture
-def plain_server(tmp_path: Path) -> Iterator[ServerProcess]:
+def plain_server(authfetch_server_factory: Callable[..., AuthfetchServer]) -> AuthfetchServer:
     """A server started without ``--testing`` (as ``make run`` does)."""
-    process = ServerProcess(tmp_path / "plain.sqlite3")
-    yield process
-    process.stop()
+    return authfetch_server_factory(testing=False)
 
 
-def test_clock_button_only_with_test_controls(page: Page, plain_server: ServerProcess):
+def test_clock_button_only_with_test_controls(page: Page, plain_server: AuthfetchServer):
     """Without --testing the page offers no clock button, and says how to get one."""
     open_ready_page(page, plain_server.url)
     sign_in(page)

@@ -66,7 +66,7 @@ def test_login_url_receives_the_browser_when_the_session_ends(page: Page, fresh_
     url = serve_options_page(page.context, fresh_server.url, {"login_url": "/?signin=again"})
     open_ready_page(page, url)
     bridge_login(page)
-    fresh_server.call("POST", "/__test__/reset")
+    fresh_server.reset()
     expire_access_token(fresh_server)
     page.evaluate("() => { authfetch.fetch('/api/me').catch(() => {}); }")  # page will leave
     expect(page).to_have_url(fresh_server.url + "/?signin=again")

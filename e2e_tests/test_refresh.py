@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from playwright.sync_api import Page, Request, expect
+from pytest_authfetch import AuthfetchServer
 
 from e2e_tests.conftest import (
     bridge_fetch_statuses,
@@ -11,7 +12,6 @@ from e2e_tests.conftest import (
     open_ready_page,
     stats,
 )
-from e2e_tests.serverproc import ServerProcess
 
 
 def test_expired_token_is_refreshed_once_and_request_replayed(page: Page, fresh_server):
@@ -68,7 +68,7 @@ def test_replayed_body_is_byte_for_byte_the_original(page: Page, fresh_server):
         assert request.headers["content-type"].startswith("application/x-www-form-urlencoded")
 
 
-def test_dead_refresh_token_returns_to_login_once(page: Page, fresh_server: ServerProcess):
+def test_dead_refresh_token_returns_to_login_once(page: Page, fresh_server: AuthfetchServer):
     """When the refresh token is refused, every waiting request fails clearly and the
     login form comes back once, with a message."""
     open_ready_page(page, fresh_server.url)
@@ -76,7 +76,7 @@ def test_dead_refresh_token_returns_to_login_once(page: Page, fresh_server: Serv
     page.get_by_label("Password").fill("demo-pass")
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#username-shown")).to_have_text("demo")
-    fresh_server.call("POST", "/__test__/reset")  # the server forgets every session
+    fresh_server.reset()  # the server forgets every session
     expire_access_token(fresh_server)
     assert bridge_fetch_statuses(page, "/api/me", 5) == ["SessionExpiredError"] * 5
     expect(page.locator("#login-message")).to_have_text(
@@ -92,7 +92,7 @@ def test_refresh_503_twice_then_ok_keeps_session(page: Page, fresh_server):
     """A refresh that answers 503 twice and then works ends in success, not a logout."""
     open_ready_page(page, fresh_server.url)
     bridge_login(page)
-    fresh_server.call("POST", "/__test__/faults", {"count": 2, "status": 503})
+    fresh_server.fail_next_refresh(2, status=503)
     expire_access_token(fresh_server)
     assert bridge_fetch_statuses(page, "/api/me", 3) == [200, 200, 200]
     assert page.evaluate("authfetch.state().loggedIn") is True
@@ -104,7 +104,7 @@ def test_refresh_unreachable_keeps_session_and_fails_clearly(page: Page, fresh_s
     and the session is kept, so a later request succeeds."""
     open_ready_page(page, fresh_server.url)
     bridge_login(page)
-    fresh_server.call("POST", "/__test__/faults", {"count": 3, "status": 503})
+    fresh_server.fail_next_refresh(3, status=503)
     expire_access_token(fresh_server)
     assert bridge_fetch_statuses(page, "/api/me", 2) == ["RefreshUnavailableError"] * 2
     assert page.evaluate("authfetch.state().loggedIn") is True
@@ -115,7 +115,7 @@ def test_lost_refresh_response_keeps_session(page: Page, fresh_server):
     """A refresh whose response is lost after the server rotated still ends logged in."""
     open_ready_page(page, fresh_server.url)
     bridge_login(page)
-    fresh_server.call("POST", "/__test__/faults", {"count": 1, "drop_after_commit": True})
+    fresh_server.fail_next_refresh(lost=True)
     expire_access_token(fresh_server)
     assert bridge_fetch_statuses(page, "/api/me") == [200]
     assert page.evaluate("authfetch.state().loggedIn") is True
@@ -129,7 +129,7 @@ def test_proactive_refresh_means_no_401_on_the_wire(page: Page, fresh_server):
     bridge_login(page)
     for lifetime in range(1, 6):
         for _ in range(2):  # 2 x 15 s: the timer fires 10 s before each expiry
-            fresh_server.call("POST", "/__test__/clock", {"advance": 15})
+            fresh_server.advance(15)
             page.clock.fast_forward(15_000)
         page.wait_for_function(f"authfetch.state().refreshes >= {lifetime}")
         assert bridge_fetch_statuses(page, "/api/me") == [200]
@@ -144,7 +144,7 @@ def test_wake_from_sleep_refreshes_on_visibility_without_a_request(page: Page, f
     page.clock.install()
     open_ready_page(page, fresh_server.url)
     bridge_login(page)
-    fresh_server.call("POST", "/__test__/clock", {"advance": 25})
+    fresh_server.advance(25)
     page.clock.set_system_time(page.evaluate("Date.now()") + 25_000)  # no timer fires
     assert page.evaluate("authfetch.state().refreshes") == 0
     page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
@@ -158,8 +158,8 @@ def test_back_online_retries_a_refresh_that_could_not_reach_the_server(page: Pag
     page.clock.install()
     open_ready_page(page, fresh_server.url)
     bridge_login(page)
-    fresh_server.call("POST", "/__test__/faults", {"count": 3, "status": 503})
-    fresh_server.call("POST", "/__test__/clock", {"advance": 25})
+    fresh_server.fail_next_refresh(3, status=503)
+    fresh_server.advance(25)
     page.clock.set_system_time(page.evaluate("Date.now()") + 25_000)
     page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
     page.clock.run_for(3_000)  # the two jittered backoffs (at most 0.5 s + 1 s)

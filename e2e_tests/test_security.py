@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Page, Request
+from pytest_authfetch import AuthfetchServer
 
 from e2e_tests.conftest import bridge_login, open_ready_page
-from e2e_tests.serverproc import ServerProcess
 
 
 @pytest.fixture
-def other_origin(server: ServerProcess, tmp_path) -> Iterator[ServerProcess]:
+def other_origin(
+    server: AuthfetchServer, authfetch_server_factory: Callable[..., AuthfetchServer]
+) -> AuthfetchServer:
     """A second server on another port (another origin) that allows CORS from the first."""
-    process = ServerProcess(tmp_path / "other.sqlite3", "--allow-origin", server.url)
-    yield process
-    process.stop()
+    return authfetch_server_factory(testing=False, allow_origins=[server.url])
 
 
 def record_requests(page: Page) -> list[Request]:
@@ -59,7 +59,7 @@ def test_refresh_token_goes_only_to_the_refresh_url(page: Page, fresh_server):
     open_ready_page(page, fresh_server.url)
     bridge_login(page)
     refresh_token = page.evaluate("JSON.parse(localStorage['authfetch.session']).refresh_token")
-    fresh_server.call("POST", "/__test__/clock", {"advance": 40})
+    fresh_server.advance(40)
     page.evaluate("authfetch.fetch('/api/me')")
     carriers = [
         r.url

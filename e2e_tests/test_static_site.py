@@ -10,6 +10,8 @@ from types import ModuleType, SimpleNamespace
 
 import pytest
 from playwright.sync_api import Page, Request, Route, expect
+from pytest_authfetch import ServerOptions
+from pytest_authfetch.plugin import ServerPool
 
 from e2e_tests.conftest import (
     READY_TIMEOUT_MS,
@@ -18,7 +20,7 @@ from e2e_tests.conftest import (
     open_ready_page,
     stats,
 )
-from e2e_tests.serverproc import ROOT, ServerProcess
+from e2e_tests.serverproc import ROOT
 
 SITE = ROOT / "examples" / "static-site"
 RECORD_CSP_VIOLATIONS = (
@@ -37,13 +39,12 @@ def load_serve() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
-def site_and_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
+def site_and_api(authfetch_server_pool: ServerPool) -> Iterator[SimpleNamespace]:
     """The static site on one port, the API (``--allow-origin`` the site) on another."""
     serve = load_serve()
     # Pyodide until the browser edge runs on MicroPython (issue 10); the example's default is "mpy".
     site = serve.make_server(interpreter="py")
-    db_path = tmp_path_factory.mktemp("static-site") / "api.sqlite3"
-    api = ServerProcess(db_path, "--testing", "--allow-origin", site.url)
+    api = authfetch_server_pool.new(ServerOptions(allow_origins=(site.url,)))
     site.api_origin = api.url
     serve.serve_in_thread(site)
     yield SimpleNamespace(url=site.url, api=api)
@@ -55,7 +56,7 @@ def site_and_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNam
 @pytest.fixture
 def static_site(site_and_api: SimpleNamespace) -> SimpleNamespace:
     """The static site and a reset API: no sessions, zero counters, real time."""
-    site_and_api.api.call("POST", "/__test__/reset")
+    site_and_api.api.reset()
     return site_and_api
 
 

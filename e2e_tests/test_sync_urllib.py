@@ -65,7 +65,7 @@ def test_urllib_request_with_dead_session_fails_clearly(page: Page, fresh_server
     """A blocking urllib call whose refresh is refused raises SessionExpiredError."""
     open_sync_page(page, fresh_server.url)
     bridge_login(page)
-    fresh_server.call("POST", "/__test__/reset")
+    fresh_server.reset()
     expire_access_token(fresh_server)
     assert page.evaluate("syncGet('/api/me')") == "SessionExpiredError"
     assert page.evaluate("authfetch.state().loggedIn") is False

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
+from pytest_authfetch import AuthfetchServer, ServerOptions
+from pytest_authfetch.plugin import ServerPool
 
 from e2e_tests.conftest import bridge_login, expire_access_token, open_ready_page, stats
-from e2e_tests.serverproc import ServerProcess
 
 ROUNDS = 20
 TABS = 3
@@ -34,18 +33,9 @@ STRICT_ACCESS_TTL_S = 600
 
 
 @pytest.fixture(scope="module")
-def strict_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def strict_server(authfetch_server_pool: ServerPool) -> AuthfetchServer:
     """A server with no reuse grace: any second use of a refresh token revokes the family."""
-    process = ServerProcess(
-        tmp_path_factory.mktemp("strict") / "db.sqlite3",
-        "--testing",
-        "--reuse-grace",
-        "0",
-        "--access-ttl",
-        str(STRICT_ACCESS_TTL_S),
-    )
-    yield process
-    process.stop()
+    return authfetch_server_pool.get(ServerOptions(reuse_grace=0, access_ttl=STRICT_ACCESS_TTL_S))
 
 
 def open_tabs(context: BrowserContext, url: str, count: int) -> list[Page]:
@@ -54,11 +44,11 @@ def open_tabs(context: BrowserContext, url: str, count: int) -> list[Page]:
 
 
 def test_tabs_firing_together_at_expiry_refresh_once_per_round(
-    context: BrowserContext, strict_server: ServerProcess
+    context: BrowserContext, strict_server: AuthfetchServer
 ):
     """Three tabs firing at the same instant at expiry, 20 rounds, reuse grace 0: exactly
     one refresh per round, every request succeeds, and the family is never revoked."""
-    strict_server.call("POST", "/__test__/reset")
+    strict_server.reset()
     first = open_ready_page(context.new_page(), strict_server.url)
     bridge_login(first)
     tabs = [first, *open_tabs(context, strict_server.url, TABS - 1)]

@@ -1,0 +1,1 @@
+"""The load test: locust against the mock server (``python -m bench.load``)."""

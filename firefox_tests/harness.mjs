@@ -1,0 +1,283 @@
+// The Firefox suite's harness: Debian's Firefox ESR driven over WebDriver BiDi by
+// puppeteer-core, the real server started on a free port with a temporary database,
+// and one "scene" per test (a fresh browser context whose page errors fail the test).
+
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import puppeteer from 'puppeteer-core';
+
+/** The interpreters every test runs on; the MicroPython page is `"mpy"`. */
+export const INTERPRETERS = ['py'];
+
+export const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+/** Pyodide starts in about 4-7 s here; a busy 2-core machine needs more. */
+export const READY_TIMEOUT_MS = 60_000;
+/** How long a condition that should follow at once (an event, a storage write) may take. */
+export const SOON_MS = 10_000;
+const SERVER_START_MS = 30_000;
+const PAGE_CLOCK_SCRIPT = readFileSync(new URL('./page-clock.js', import.meta.url), 'utf8');
+// Reports an unhandled rejection on the console even when the engine would not.
+const REJECTION_PROBE = `addEventListener('unhandledrejection', (event) => {
+  const reason = event.reason;
+  const text = reason instanceof Error ? reason.name + ': ' + reason.message : String(reason);
+  console.error('authfetch-test: unhandled rejection:', text);
+});`;
+// Console lines that mean an error escaped: PyScript's Python tracebacks, asyncio's
+// "Task exception was never retrieved", and the probe above.
+const ESCAPED_ERROR = /Traceback|never retrieved|Uncaught|unhandled rejection/i;
+
+/** Why tests that send a request body are marked todo in Firefox (see the README). */
+export const NO_REQUEST_BODY =
+  'engine difference: Firefox has no Request.prototype.body, and web/transport.py reads `normalized.body`, so a request with a body rejects with AttributeError: body';
+
+/** The demo page's path on `interpreter` (`/` is Pyodide, the default). */
+export function pagePath(interpreter) {
+  return interpreter === 'py' ? '/' : `/?interpreter=${interpreter}`;
+}
+
+/** The Firefox to drive: `$AUTHFETCH_FIREFOX`, else what tools/find-firefox.sh finds. */
+export function firefoxExecutable() {
+  if (process.env.AUTHFETCH_FIREFOX) return process.env.AUTHFETCH_FIREFOX;
+  const found = spawnSync(join(ROOT, 'tools', 'find-firefox.sh'), { encoding: 'utf8' });
+  if (found.status !== 0) throw new Error(found.stderr.trim() || 'no Firefox found');
+  return found.stdout.trim();
+}
+
+/** The project's Python (the set-up's virtualenv unless `$AUTHFETCH_PYTHON` names one). */
+function pythonExecutable() {
+  return process.env.AUTHFETCH_PYTHON || join(ROOT, '.venv', 'bin', 'python');
+}
+
+/** A running `python -m server --testing` on a free port; `url` is its origin. */
+export class Server {
+  /** Start the server with extra command-line `flags`; resolves once it listens. */
+  static async start(...flags) {
+    const folder = mkdtempSync(join(tmpdir(), 'authfetch-firefox-'));
+    const args = ['-m', 'server', '--port', '0', '--testing', '--db', join(folder, 'db.sqlite3')];
+    const child = spawn(pythonExecutable(), [...args, ...flags], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const url = await new Promise((resolve, reject) => {
+      let seen = '';
+      const timer = setTimeout(() => fail('timed out'), SERVER_START_MS);
+      const fail = (why) => {
+        clearTimeout(timer);
+        child.kill();
+        reject(new Error(`server did not start (${why}):\n${seen}`));
+      };
+      const read = (chunk) => {
+        seen += chunk;
+        const ready = /authfetch server on (http:\/\/\S+)/.exec(seen);
+        if (ready) {
+          clearTimeout(timer);
+          resolve(ready[1]);
+        }
+      };
+      child.stdout.on('data', read);
+      child.stderr.on('data', read);
+      child.on('exit', (code) => fail(`exit ${code}`));
+      child.on('error', (error) => fail(error.message));
+    });
+    child.removeAllListeners('exit');
+    // However the test process ends, the server ends with it.
+    process.once('exit', () => child.kill('SIGTERM'));
+    return new Server(child, url, folder);
+  }
+
+  constructor(child, url, folder) {
+    this.child = child;
+    this.url = url;
+    this.folder = folder;
+  }
+
+  /** Send a JSON request (test controls, API) and decode the answer. */
+  async call(method, path, body) {
+    const init = { method, headers: {} };
+    if (body !== undefined) {
+      init.body = JSON.stringify(body);
+      init.headers['Content-Type'] = 'application/json';
+    }
+    const response = await fetch(this.url + path, init);
+    const text = await response.text();
+    assert.ok(response.ok, `${method} ${path} answered ${response.status}: ${text}`);
+    return text ? JSON.parse(text) : null;
+  }
+
+  /** The server's test counters. */
+  stats() {
+    return this.call('GET', '/__test__/stats');
+  }
+
+  /** Back to no sessions, zero counters, real time, no faults. */
+  reset() {
+    return this.call('POST', '/__test__/reset');
+  }
+
+  /** Move the server clock forward by `seconds`. */
+  advance(seconds) {
+    return this.call('POST', '/__test__/clock', { advance: seconds });
+  }
+
+  /** Stop the server and forget its database. */
+  async stop() {
+    if (this.child.exitCode === null) {
+      const exited = new Promise((resolve) => this.child.once('exit', resolve));
+      this.child.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(this.folder, { recursive: true, force: true });
+  }
+}
+
+/**
+ * One Firefox and one server for the test file, started before its tests and stopped
+ * after them; the returned object's `browser` and `server` are set once started.
+ */
+export function useFirefox(...serverFlags) {
+  const env = { browser: null, server: null };
+  before(async () => {
+    env.server = await Server.start(...serverFlags);
+    env.browser = await puppeteer.launch({
+      browser: 'firefox',
+      protocol: 'webDriverBiDi',
+      executablePath: firefoxExecutable(),
+      headless: true,
+      // No update checks or telemetry pings on a machine with no network.
+      extraPrefsFirefox: { 'app.update.enabled': false, 'network.captive-portal-service.enabled': false },
+    });
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.server?.stop();
+  });
+  return env;
+}
+
+/**
+ * A test in a fresh browser context on `interpreter`'s page: `body(scene, t)` drives it,
+ * and any page error or unhandled rejection in any of its tabs, or any request of the
+ * page that leaves 127.0.0.1, fails it.
+ */
+export function sceneTest(env, interpreter, name, options, body) {
+  it(name, options, async (t) => {
+    await env.server.reset();
+    const scene = new Scene(env, interpreter, await env.browser.createBrowserContext());
+    try {
+      await body(scene, t);
+    } catch (error) {
+      if (scene.errors.length) error.message += `\npage errors: ${scene.errors.join('\n')}`;
+      throw error;
+    } finally {
+      await scene.context.close();
+    }
+    assert.deepEqual(scene.errors, [], 'page errors or unhandled rejections');
+    const offMachine = scene.requests.filter((request) => /^(https?|wss?):/.test(request.url) && new URL(request.url).hostname !== '127.0.0.1');
+    assert.deepEqual(offMachine.map((request) => request.url), [], 'the page made requests off this machine');
+  });
+}
+
+/** A browser context (one profile's storage) and the tabs a test opened in it. */
+export class Scene {
+  constructor(env, interpreter, context) {
+    this.server = env.server;
+    this.interpreter = interpreter;
+    this.context = context;
+    /** Page errors, unhandled rejections and Python tracebacks seen in any tab. */
+    this.errors = [];
+    /** Every request any tab sent: `{tab, method, url, headers}`. */
+    this.requests = [];
+    this.tabs = 0;
+    this.tabNumbers = new Map();
+    /** Page errors that a test expects (a pattern), none by default. */
+    this.tolerate = null;
+  }
+
+  /**
+   * Open a tab on the demo page and wait until the bridge is ready.
+   * `clock`: install the test clock (`window.__pageClock`) before the page's scripts;
+   * `intercept(request)`: intercept every request and let this answer or continue it;
+   * `url`: open this page instead of the demo, and do not wait for the bridge.
+   */
+  async open({ clock = false, intercept = null, path = pagePath(this.interpreter), url = null } = {}) {
+    const page = await this.context.newPage();
+    const tab = ++this.tabs;
+    this.tabNumbers.set(page, tab);
+    page.on('pageerror', (error) => {
+      const message = error.message ?? String(error);
+      if (!this.tolerate?.test(message)) this.errors.push(`tab ${tab}: ${message}`);
+    });
+    page.on('console', (message) => {
+      if (message.type() === 'error' && ESCAPED_ERROR.test(message.text())) {
+        this.errors.push(`tab ${tab}: console: ${message.text()}`);
+      }
+    });
+    page.on('request', (request) =>
+      this.requests.push({ tab, method: request.method(), url: request.url(), headers: request.headers() }),
+    );
+    await page.evaluateOnNewDocument(REJECTION_PROBE);
+    if (clock) await page.evaluateOnNewDocument(PAGE_CLOCK_SCRIPT);
+    if (intercept) {
+      await page.setRequestInterception(true);
+      page.on('request', (request) => intercept(request));
+    }
+    await page.goto(url ?? this.server.url + path);
+    if (url === null) await page.waitForSelector('html[data-authfetch="ready"]', { timeout: READY_TIMEOUT_MS });
+    return page;
+  }
+
+  /** Open `count` ready tabs of the demo page, one after the other. */
+  async openTabs(count) {
+    const tabs = [];
+    for (let index = 0; index < count; index += 1) tabs.push(await this.open());
+    return tabs;
+  }
+
+  /** The number of `page` in `requests` and `errors` (the first tab opened is 1). */
+  tabOf(page) {
+    return this.tabNumbers.get(page);
+  }
+
+  /** Requests any tab sent to `path` on the server (no query string). */
+  sentTo(path) {
+    return this.requests.filter((request) => new URL(request.url).pathname === path && request.url.startsWith(this.server.url));
+  }
+}
+
+/** Log the demo user in through `window.authfetch`; the state afterwards. */
+export function login(page) {
+  return page.evaluate(() => window.authfetch.login('demo', 'demo-pass'));
+}
+
+/** The bridge's `state()` in `page`. */
+export function state(page) {
+  return page.evaluate(() => window.authfetch.state());
+}
+
+/** Fire `count` concurrent `authfetch.fetch(path)`; statuses or error names. */
+export function fetchStatuses(page, path, count = 1) {
+  return page.evaluate(
+    (path, count) =>
+      Promise.all(
+        Array.from({ length: count }, () =>
+          window.authfetch.fetch(path).then(
+            (response) => response.status,
+            (error) => error.name,
+          ),
+        ),
+      ),
+    path,
+    count,
+  );
+}
+
+/** Wait until `predicate(...args)` is true in `page` (polled, never slept on). */
+export function waitFor(page, predicate, args = [], timeout = SOON_MS) {
+  return page.waitForFunction(predicate, { polling: 50, timeout }, ...args);
+}
