@@ -128,10 +128,25 @@ class SessionCore:
         self.store.save(tokens)
 
     def _sign_out_here(self) -> "TokenSet | None":
-        """Log out at once (every late result is dropped from now on); the tokens to revoke."""
+        """Log out of this tab's machine at once: every late result is dropped from now on.
+
+        Returns the tokens to revoke. The store is cleared by :meth:`_clear_store`,
+        under the cross-tab lock where there is one.
+        """
         tokens = self.machine.tokens or self.store.load()
         self._emit_all(self.machine.sign_out(LOGGED_OUT))
+        return tokens
+
+    def _clear_store(self, tokens: "TokenSet | None") -> "TokenSet | None":
+        """Clear the store after a logout; the newest tokens of that sign-in, to revoke.
+
+        Another tab may have refreshed the same sign-in meanwhile: its tokens
+        are revoked then (a whole family goes, but the newest is the sure one).
+        """
+        stored = self.store.load()
         self.store.clear()
+        if tokens is None or (stored is not None and stored.same_login(tokens)):
+            return stored or tokens
         return tokens
 
     # -- flows -----------------------------------------------------------------
@@ -240,10 +255,16 @@ class AuthSession(SessionCore):
         return await self.run(self.request_flow(request))
 
     async def logout(self) -> None:
-        """Sign out here at once, revoke on the server (best effort), clear the cross-tab copy."""
-        tokens = self._sign_out_here()
-        await self.run(logout_flow(self.config, tokens))
-        await self._under_lock(lambda _none: None, None)
+        """Sign out here at once; clear the store and its cross-tab copy under the lock (so
+        no other tab's refresh lands after the clear); revoke on the server (best effort)."""
+        signed_in = self._sign_out_here()
+        revoke: list[TokenSet | None] = [signed_in]
+
+        def clear(_tokens: "TokenSet | None") -> None:
+            revoke[0] = self._clear_store(signed_in)
+
+        await self._under_lock(clear, None)
+        await self.run(logout_flow(self.config, revoke[0]))
 
     async def ensure_fresh(self) -> "TokenSet | None":
         """Refresh if the token is within leeway; return the current tokens.

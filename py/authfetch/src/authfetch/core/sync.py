@@ -53,9 +53,9 @@ class SyncAuthSession(SessionCore):
 
     def logout(self) -> None:
         """Sign out here at once, revoke on the server (best effort), clear the cross-tab copy."""
-        tokens = self._sign_out_here()
-        self.run(logout_flow(self.config, tokens))
+        tokens = self._clear_store(self._sign_out_here())
         self.store.save_consistent_soon(None)
+        self.run(logout_flow(self.config, tokens))
 
     def ensure_fresh(self) -> "TokenSet | None":
         """Refresh if the token is within leeway; the current tokens (never raises)."""
