@@ -158,15 +158,18 @@ def test_cancelled_caller_with_wait_for_leaves_the_refresh_to_finish():
     rig = Rig()
     rig.server.expire(rig.initial.access_token)
 
+    async def release_after_the_timeout():
+        await rig.transport.arrived("/auth/refresh")
+        await asyncio.sleep(0.3)
+        rig.transport.release("/auth/refresh")
+
     async def scenario():
         rig.transport.hold("/auth/refresh")
-        waiting = asyncio.wait_for(rig.session.fetch(get("/api/items")), 0.001)
-        releaser = asyncio.get_running_loop().call_later(
-            0.01, rig.transport.release, "/auth/refresh"
-        )
+        releaser = asyncio.create_task(release_after_the_timeout())
         with pytest.raises(asyncio.TimeoutError):
-            await waiting
-        while rig.session.gate.busy or releaser in asyncio.all_tasks():
+            await asyncio.wait_for(rig.session.fetch(get("/api/items")), 0.1)
+        await releaser
+        while rig.session.gate.busy:
             await asyncio.sleep(0.005)
 
     asyncio.run(scenario())
