@@ -65,10 +65,37 @@ class RefreshGate:
             flight.done.set()
 
 
+async def run_detached(coroutine: "Coroutine[Any, Any, Any]") -> "Any":
+    """Run ``coroutine`` as a task of its own and wait for it; its result or its exception.
+
+    Cancelling the caller stops only the waiting, never the work (like
+    ``asyncio.shield``, which MicroPython does not have): a logout the page
+    gave up waiting for still clears the store everywhere.
+    """
+    done = asyncio.Event()
+    outcome: dict = {}
+
+    async def work() -> None:
+        try:
+            outcome["value"] = await coroutine
+        except Exception as exc:
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    task = asyncio.create_task(work())
+    await done.wait()
+    del task
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
 class RefreshCancelled(RefreshUnavailableError):
     """The refresh task itself was cancelled (the page is going away); the session is kept."""
 
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Coroutine
+    from typing import Any

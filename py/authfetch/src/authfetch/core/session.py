@@ -15,7 +15,7 @@ from .commands import Load, Persist, ReadJson, Refresh, Send, Sleep
 from .errors import AuthFetchError, RefreshUnavailableError, SessionExpiredError, TransportError
 from .events import LOGOUT, REFRESH_ERROR, TOKENS, answer_event, send_event
 from .flow import login_flow, logout_flow, refresh_call, request_flow
-from .gate import RefreshGate
+from .gate import RefreshGate, run_detached
 from .machine import EXTERNAL, LOGGED_OUT, SessionMachine
 from .ports import MemoryStore, SystemClock, no_lock
 
@@ -256,8 +256,14 @@ class AuthSession(SessionCore):
 
     async def logout(self) -> None:
         """Sign out here at once; clear the store and its cross-tab copy under the lock (so
-        no other tab's refresh lands after the clear); revoke on the server (best effort)."""
-        signed_in = self._sign_out_here()
+        no other tab's refresh lands after the clear); revoke on the server (best effort).
+
+        A caller that stops waiting (cancelled) does not stop the logout.
+        """
+        await run_detached(self._finish_logout(self._sign_out_here()))
+
+    async def _finish_logout(self, signed_in: "TokenSet | None") -> None:
+        """The rest of :meth:`logout`, after this tab signed out: the store, the server."""
         revoke: list[TokenSet | None] = [signed_in]
 
         def clear(_tokens: "TokenSet | None") -> None:
