@@ -120,7 +120,7 @@ def _install(setup: BlueprintSetupState) -> None:
 @bp.before_app_request
 def _inject_fault() -> Response | None:
     """Apply an armed fault to a refresh call: wait, then maybe answer its status instead."""
-    if request.endpoint != FAULTED_ENDPOINT:
+    if request.endpoint != FAULTED_ENDPOINT or request.method != "POST":  # not a preflight
         return None
     controls = get_controls()
     fault = controls.faults.take()
