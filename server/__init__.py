@@ -28,7 +28,7 @@ mimetypes.add_type("application/wasm", ".wasm")
 mimetypes.add_type("text/javascript", ".mjs")
 mimetypes.add_type("application/toml", ".toml")
 
-CORS_RESOURCES = (r"/auth/.*", r"/api/.*")
+CORS_PREFIXES = ("/auth/", "/api/")  # the routes other origins may call (with ALLOW_ORIGINS)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -74,7 +74,7 @@ def _init_cors(app: Flask) -> None:
     """CORS for ``ALLOW_ORIGINS`` on /auth and /api; their answers all vary on ``Origin``."""
     CORS(
         app,
-        resources=list(CORS_RESOURCES),
+        resources=[f"{prefix}.*" for prefix in CORS_PREFIXES],
         origins=list(app.config["ALLOW_ORIGINS"]),
         allow_headers=["Authorization", "Content-Type"],
         expose_headers=["WWW-Authenticate", "Retry-After"],
@@ -86,6 +86,6 @@ def _init_cors(app: Flask) -> None:
     @app.after_request
     def _vary_on_origin(response: Response) -> Response:
         """A cache must not serve one origin's answer (CORS headers or none) to another."""
-        if request.path.startswith(("/auth/", "/api/")):
+        if request.path.startswith(CORS_PREFIXES):
             response.vary.add("Origin")
         return response

@@ -43,7 +43,7 @@ class Principal:
     session_expires_at: float
 
 
-PrincipalView = Callable[[Principal], ResponseReturnValue]
+PrincipalView = Callable[[Principal], ResponseReturnValue]  # a view that needs the principal
 
 
 def _unauthorized(description: str, *, invalid_token: bool = True) -> Unauthorized:
@@ -81,9 +81,7 @@ def authenticate() -> Principal:
     )
 
 
-def bearer_required(
-    view: Callable[[Principal], ResponseReturnValue],
-) -> Callable[[], ResponseReturnValue]:
+def bearer_required(view: PrincipalView) -> Callable[[], ResponseReturnValue]:
     """Run ``view`` with the request's :class:`Principal`; answer 401 without a valid token."""
 
     @functools.wraps(view)

@@ -97,30 +97,30 @@ class Faults:
 
 
 @dataclass
-class TestControls:
+class ControlState:
     """What the test routes keep per app: the armed fault, and how a delay waits."""
 
     faults: Faults = field(default_factory=Faults)
     sleep: Callable[[float], None] = time.sleep
 
 
-def get_controls(app: Flask | None = None) -> TestControls:
-    """The :class:`TestControls` of ``app`` (default: the current app)."""
+def get_controls(app: Flask | None = None) -> ControlState:
+    """The :class:`ControlState` of ``app`` (default: the current app)."""
     target = app if app is not None else current_app
-    controls: TestControls = target.extensions[CONTROLS_KEY]
+    controls: ControlState = target.extensions[CONTROLS_KEY]
     return controls
 
 
 @bp.record_once
 def _install(setup: BlueprintSetupState) -> None:
     """Give the app its test controls when the blueprint is registered."""
-    setup.app.extensions[CONTROLS_KEY] = TestControls()
+    setup.app.extensions[CONTROLS_KEY] = ControlState()
 
 
 @bp.before_app_request
 def _inject_fault() -> Response | None:
     """Apply an armed fault to a refresh call: wait, then maybe answer its status instead."""
-    if request.endpoint != FAULTED_ENDPOINT:
+    if request.endpoint != FAULTED_ENDPOINT or request.method != "POST":  # not a preflight
         return None
     controls = get_controls()
     fault = controls.faults.take()

@@ -168,3 +168,16 @@ def test_bad_fault_request_is_400(client: FlaskClient, body: dict[str, Any]) -> 
     response = client.post("/__test__/faults", json=body)
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_request"
+
+
+def test_preflight_does_not_take_a_fault(make_app: Callable[..., Flask]) -> None:
+    """A CORS preflight of /auth/refresh leaves the armed fault to the refresh itself."""
+    client = make_app(ALLOW_ORIGINS=["http://app.example"]).test_client()
+    tokens = login(client)
+    client.post("/__test__/faults", json={"count": 1, "status": 503})
+    preflight = client.options(
+        "/auth/refresh",
+        headers={"Origin": "http://app.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.status_code == 200
+    assert refresh(client, tokens["refresh_token"]).status_code == 503
