@@ -3,6 +3,7 @@ versions from package.json only, and a clear 400 for an unknown interpreter."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -180,3 +181,33 @@ def test_the_version_check_finds_a_second_copy(tmp_path: Path):
     page = (ROOT / "index.html").read_text()
     rendered = render(page, {**runtime_versions(ROOT / "vendor"), **dict.fromkeys(FIELDS, "x")})
     assert any(version in rendered for version in PINNED)
+
+
+def load_serve():
+    """The static-site example's server module (examples/static-site/serve.py)."""
+    spec = importlib.util.spec_from_file_location(
+        "static_site_serve", ROOT / "examples" / "static-site" / "serve.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(("interpreter", "runtime"), [("mpy", "micropython"), ("py", "pyodide")])
+def test_static_site_export_is_filled_in_and_complete(
+    tmp_path: Path, interpreter: str, runtime: str
+):
+    """``serve.py --export`` writes the page and configs with the pinned versions, the
+    archive, and only the runtime folders that interpreter loads."""
+    serve = load_serve()
+    serve.export(tmp_path, interpreter, "https://api.example")
+    page = (tmp_path / "index.html").read_text()
+    assert "{{" not in page and "https://api.example" in page
+    assert f'<script type="{interpreter}" config="./{serve.INTERPRETERS[interpreter]}">' in page
+    config = tomllib.loads((tmp_path / serve.INTERPRETERS[interpreter]).read_text())
+    assert (tmp_path / config["interpreter"]).is_file()
+    assert config["interpreter"].startswith(f"./vendor/{runtime}/")
+    assert (tmp_path / "authfetch.tar.gz").read_bytes() == libarchive.build()
+    assert sorted(path.name for path in (tmp_path / "vendor").iterdir()) == sorted(
+        ["pyscript", runtime]
+    )
