@@ -233,6 +233,7 @@ class SessionBase:
     def _logout_flow(self):
         """Revoke on the server (best effort), clear the store, fire ``on_logout`` once."""
         tokens = self._tokens or self.store.load()
+        self._generation += 1  # first: a refresh answer landing from here on is dropped
         yield from logout_flow(self.config, tokens)
         self.store.clear()
         yield (PERSIST, None)
