@@ -124,6 +124,44 @@ def fresh_server(authfetch_server: AuthfetchServer) -> AuthfetchServer:
     return authfetch_server
 
 
+#: The two PyScript interpreters, by their ``?interpreter=`` value and script type.
+INTERPRETERS = ("py", "mpy")
+#: Each interpreter's PyScript config, served by the demo server.
+CONFIGS = {"py": "/pyscript.toml", "mpy": "/pyscript-mpy.toml"}
+
+
+@pytest.fixture(params=INTERPRETERS)
+def interpreter(request: pytest.FixtureRequest) -> str:
+    """The test runs once on Pyodide ("py") and once on MicroPython ("mpy")."""
+    return request.param
+
+
+def demo_url(origin: str, interpreter: str) -> str:
+    """The demo page of ``origin`` on ``interpreter``."""
+    return origin + ("/?interpreter=mpy" if interpreter == "mpy" else "/")
+
+
+def python_page(interpreter: str, python: str = "", src: str = "", head: str = "") -> str:
+    """An HTML page running ``python`` (or the file ``src``) on ``interpreter``, under the
+    demo server's PyScript and configs; ``head`` goes before PyScript."""
+    from server.page import runtime_versions
+
+    pyscript = runtime_versions(ROOT / "vendor")["pyscript"]
+    source = f' src="{src}"' if src else ""
+    return (
+        f'<!doctype html><html><head><meta charset="utf-8">{head}'
+        f'<script type="module" src="/vendor/pyscript/{pyscript}/core.js"></script></head>'
+        f'<body><script type="{interpreter}"{source} config="{CONFIGS[interpreter]}">'
+        f"{python}</script></body></html>"
+    )
+
+
+def serve_page(context: BrowserContext, url: str, html: str) -> str:
+    """Have ``url`` answer with ``html`` (under the server's origin); ``url``."""
+    context.route(url, lambda route: route.fulfill(status=200, content_type="text/html", body=html))
+    return url
+
+
 def open_ready_page(page: Page, url: str) -> Page:
     """Open ``url`` and wait until the page says Python and the bridge are ready."""
     page.goto(url)

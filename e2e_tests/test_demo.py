@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from pytest_authfetch import AuthfetchServer
 
-from e2e_tests.conftest import SCREENSHOTS, expire_access_token, open_ready_page, stats
+from e2e_tests.conftest import SCREENSHOTS, demo_url, expire_access_token, open_ready_page, stats
 
 SESSION_ENDED = "Your session has ended. Please sign in again."
 FULL_LIFE = re.compile(r"^(29|30) s left$")  # a second may pass between login and look
@@ -27,10 +27,12 @@ def log_line(page: Page, text: str):
     return page.locator("#event-log li", has_text=text)
 
 
-def test_sign_in_list_add_and_log_out(page: Page, fresh_server: AuthfetchServer, offline_requests):
+def test_sign_in_list_add_and_log_out(
+    page: Page, fresh_server: AuthfetchServer, offline_requests, interpreter: str
+):
     """A person signs in (after a typo), sees the empty list, adds an item, meets a
     validation error in words, and logs out to the login form."""
-    open_ready_page(page, fresh_server.url)
+    open_ready_page(page, demo_url(fresh_server.url, interpreter))
     expect(page.get_by_text("Demo account: demo / demo-pass")).to_be_visible()
     sign_in(page, password="wrong")
     expect(page.locator("#login-message")).to_have_text("Wrong username or password.")
@@ -55,11 +57,13 @@ def test_sign_in_list_add_and_log_out(page: Page, fresh_server: AuthfetchServer,
     expect(log_line(page, "Logged out: you logged out")).to_have_count(1)
 
 
-def test_panel_shows_twenty_requests_share_one_refresh(page: Page, fresh_server: AuthfetchServer):
+def test_panel_shows_twenty_requests_share_one_refresh(
+    page: Page, fresh_server: AuthfetchServer, interpreter: str
+):
     """With the server clock moved past expiry, the 20-request button ends in one
     refresh: the log shows 401s, one refresh and the replays, the counter goes to 1."""
     page.set_viewport_size({"width": 1280, "height": 900})
-    open_ready_page(page, fresh_server.url)
+    open_ready_page(page, demo_url(fresh_server.url, interpreter))
     sign_in(page)
     expect(page.locator("#access-remaining")).to_have_text(FULL_LIFE)
     expect(page.locator("#refresh-count")).to_have_text("0")
@@ -85,11 +89,13 @@ def test_panel_shows_twenty_requests_share_one_refresh(page: Page, fresh_server:
     page.screenshot(path=SCREENSHOTS / "demo.png", full_page=True)
 
 
-def test_countdown_runs_and_refreshes_before_expiry(page: Page, fresh_server: AuthfetchServer):
+def test_countdown_runs_and_refreshes_before_expiry(
+    page: Page, fresh_server: AuthfetchServer, interpreter: str
+):
     """The countdown follows the browser clock, and at the mark the token is renewed
     ahead of time: the log shows the refresh and no 401."""
     page.clock.install()
-    open_ready_page(page, fresh_server.url)
+    open_ready_page(page, demo_url(fresh_server.url, interpreter))
     sign_in(page)
     expect(page.locator("#access-remaining")).to_have_text(FULL_LIFE)
     page.clock.fast_forward(12_000)
@@ -103,10 +109,12 @@ def test_countdown_runs_and_refreshes_before_expiry(page: Page, fresh_server: Au
     assert stats(fresh_server)["api_401"] == 0
 
 
-def test_dead_refresh_token_returns_to_login_with_message(page: Page, fresh_server):
+def test_dead_refresh_token_returns_to_login_with_message(
+    page: Page, fresh_server, interpreter: str
+):
     """When the server no longer knows the session, the next action ends at the login
     form with a message in words, and the log says why."""
-    open_ready_page(page, fresh_server.url)
+    open_ready_page(page, demo_url(fresh_server.url, interpreter))
     sign_in(page)
     expect(page.get_by_text("No items yet.")).to_be_visible()
     fresh_server.reset()  # the server forgets every session
@@ -122,11 +130,11 @@ def test_dead_refresh_token_returns_to_login_with_message(page: Page, fresh_serv
     expect(page.get_by_role("heading", name="Signed in as demo")).to_be_visible()
 
 
-def test_phone_width_and_keyboard_only(page: Page, fresh_server: AuthfetchServer):
+def test_phone_width_and_keyboard_only(page: Page, fresh_server: AuthfetchServer, interpreter: str):
     """At 375 px wide nothing scrolls sideways, every field has a label, and a person
     signs in and adds an item with the keyboard alone, seeing where the focus is."""
     page.set_viewport_size({"width": 375, "height": 740})
-    open_ready_page(page, fresh_server.url)
+    open_ready_page(page, demo_url(fresh_server.url, interpreter))
     expect(page.get_by_label("Username")).to_be_focused()
     page.keyboard.type("demo")
     page.keyboard.press("Tab")

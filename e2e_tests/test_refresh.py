@@ -8,15 +8,18 @@ from pytest_authfetch import AuthfetchServer
 from e2e_tests.conftest import (
     bridge_fetch_statuses,
     bridge_login,
+    demo_url,
     expire_access_token,
     open_ready_page,
     stats,
 )
 
 
-def test_expired_token_is_refreshed_once_and_request_replayed(page: Page, fresh_server):
+def test_expired_token_is_refreshed_once_and_request_replayed(
+    page: Page, fresh_server, interpreter: str
+):
     """After expiry a request still succeeds, with exactly one refresh on the server."""
-    open_ready_page(page, fresh_server.url)
+    open_ready_page(page, demo_url(fresh_server.url, interpreter))
     bridge_login(page)
     expire_access_token(fresh_server)
     assert bridge_fetch_statuses(page, "/api/me") == [200]
@@ -26,9 +29,11 @@ def test_expired_token_is_refreshed_once_and_request_replayed(page: Page, fresh_
     assert page.evaluate("authfetch.state().refreshes") == 1
 
 
-def test_fifty_concurrent_requests_at_expiry_share_one_refresh(page: Page, fresh_server):
+def test_fifty_concurrent_requests_at_expiry_share_one_refresh(
+    page: Page, fresh_server, interpreter: str
+):
     """50 requests fired together at expiry all succeed after a single refresh."""
-    open_ready_page(page, fresh_server.url)
+    open_ready_page(page, demo_url(fresh_server.url, interpreter))
     bridge_login(page)
     expire_access_token(fresh_server)
     assert bridge_fetch_statuses(page, "/api/me", 50) == [200] * 50
@@ -37,7 +42,7 @@ def test_fifty_concurrent_requests_at_expiry_share_one_refresh(page: Page, fresh
     assert counters["reuse_detected"] == 0
 
 
-def test_replayed_body_is_byte_for_byte_the_original(page: Page, fresh_server):
+def test_replayed_body_is_byte_for_byte_the_original(page: Page, fresh_server, interpreter: str):
     """A POST hit by expiry is replayed with exactly the bytes and type first sent,
     for a JSON string and for a URLSearchParams body that fetch encodes itself."""
     posts: list[Request] = []
@@ -47,7 +52,7 @@ def test_replayed_body_is_byte_for_byte_the_original(page: Page, fresh_server):
             posts.append(request)
 
     page.on("request", record)
-    open_ready_page(page, fresh_server.url)
+    open_ready_page(page, demo_url(fresh_server.url, interpreter))
     bridge_login(page)
     inits = (
         "{method: 'POST', headers: {'Content-Type': 'application/json'},"
@@ -68,10 +73,12 @@ def test_replayed_body_is_byte_for_byte_the_original(page: Page, fresh_server):
         assert request.headers["content-type"].startswith("application/x-www-form-urlencoded")
 
 
-def test_dead_refresh_token_returns_to_login_once(page: Page, fresh_server: AuthfetchServer):
+def test_dead_refresh_token_returns_to_login_once(
+    page: Page, fresh_server: AuthfetchServer, interpreter: str
+):
     """When the refresh token is refused, every waiting request fails clearly and the
     login form comes back once, with a message."""
-    open_ready_page(page, fresh_server.url)
+    open_ready_page(page, demo_url(fresh_server.url, interpreter))
     page.get_by_label("Username").fill("demo")
     page.get_by_label("Password").fill("demo-pass")
     page.get_by_role("button", name="Sign in").click()
@@ -88,9 +95,9 @@ def test_dead_refresh_token_returns_to_login_once(page: Page, fresh_server: Auth
     assert stats(fresh_server)["refresh_failed"] == 1
 
 
-def test_refresh_503_twice_then_ok_keeps_session(page: Page, fresh_server):
+def test_refresh_503_twice_then_ok_keeps_session(page: Page, fresh_server, interpreter: str):
     """A refresh that answers 503 twice and then works ends in success, not a logout."""
-    open_ready_page(page, fresh_server.url)
+    open_ready_page(page, demo_url(fresh_server.url, interpreter))
     bridge_login(page)
     fresh_server.fail_next_refresh(2, status=503)
     expire_access_token(fresh_server)
@@ -99,10 +106,12 @@ def test_refresh_503_twice_then_ok_keeps_session(page: Page, fresh_server):
     assert stats(fresh_server)["refresh_ok"] == 1
 
 
-def test_refresh_unreachable_keeps_session_and_fails_clearly(page: Page, fresh_server):
+def test_refresh_unreachable_keeps_session_and_fails_clearly(
+    page: Page, fresh_server, interpreter: str
+):
     """When every refresh attempt gets a 503, requests fail with RefreshUnavailableError
     and the session is kept, so a later request succeeds."""
-    open_ready_page(page, fresh_server.url)
+    open_ready_page(page, demo_url(fresh_server.url, interpreter))
     bridge_login(page)
     fresh_server.fail_next_refresh(3, status=503)
     expire_access_token(fresh_server)
@@ -111,9 +120,9 @@ def test_refresh_unreachable_keeps_session_and_fails_clearly(page: Page, fresh_s
     assert bridge_fetch_statuses(page, "/api/me") == [200]
 
 
-def test_lost_refresh_response_keeps_session(page: Page, fresh_server):
+def test_lost_refresh_response_keeps_session(page: Page, fresh_server, interpreter: str):
     """A refresh whose response is lost after the server rotated still ends logged in."""
-    open_ready_page(page, fresh_server.url)
+    open_ready_page(page, demo_url(fresh_server.url, interpreter))
     bridge_login(page)
     fresh_server.fail_next_refresh(lost=True)
     expire_access_token(fresh_server)
@@ -122,10 +131,10 @@ def test_lost_refresh_response_keeps_session(page: Page, fresh_server):
     assert stats(fresh_server)["reuse_detected"] == 0
 
 
-def test_proactive_refresh_means_no_401_on_the_wire(page: Page, fresh_server):
+def test_proactive_refresh_means_no_401_on_the_wire(page: Page, fresh_server, interpreter: str):
     """With proactive refresh, a session of five access lifetimes never sees a 401."""
     page.clock.install()
-    open_ready_page(page, fresh_server.url)
+    open_ready_page(page, demo_url(fresh_server.url, interpreter))
     bridge_login(page)
     for lifetime in range(1, 6):
         for _ in range(2):  # 2 x 15 s: the timer fires 10 s before each expiry
@@ -138,11 +147,13 @@ def test_proactive_refresh_means_no_401_on_the_wire(page: Page, fresh_server):
     assert counters["refresh_ok"] == 5
 
 
-def test_wake_from_sleep_refreshes_on_visibility_without_a_request(page: Page, fresh_server):
+def test_wake_from_sleep_refreshes_on_visibility_without_a_request(
+    page: Page, fresh_server, interpreter: str
+):
     """After a "sleep" that stalled the timers, becoming visible again refreshes at once,
     before any request can meet a 401."""
     page.clock.install()
-    open_ready_page(page, fresh_server.url)
+    open_ready_page(page, demo_url(fresh_server.url, interpreter))
     bridge_login(page)
     fresh_server.advance(25)
     page.clock.set_system_time(page.evaluate("Date.now()") + 25_000)  # no timer fires
@@ -153,10 +164,12 @@ def test_wake_from_sleep_refreshes_on_visibility_without_a_request(page: Page, f
     assert stats(fresh_server)["api_401"] == 0
 
 
-def test_back_online_retries_a_refresh_that_could_not_reach_the_server(page: Page, fresh_server):
+def test_back_online_retries_a_refresh_that_could_not_reach_the_server(
+    page: Page, fresh_server, interpreter: str
+):
     """A proactive refresh that met only 503s is tried again when the browser is back online."""
     page.clock.install()
-    open_ready_page(page, fresh_server.url)
+    open_ready_page(page, demo_url(fresh_server.url, interpreter))
     bridge_login(page)
     fresh_server.fail_next_refresh(3, status=503)
     fresh_server.advance(25)

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Page, Request
 from pytest_authfetch import AuthfetchServer
 
-from e2e_tests.conftest import bridge_login, open_ready_page
+from e2e_tests.conftest import bridge_login, demo_url, open_ready_page
 
 
 @pytest.fixture
@@ -30,7 +30,9 @@ def record_requests(page: Page) -> list[Request]:
     return sent
 
 
-def test_bearer_is_not_sent_to_another_origin(new_context, fresh_server, other_origin):
+def test_bearer_is_not_sent_to_another_origin(
+    new_context, fresh_server, other_origin, interpreter: str
+):
     """A request to an origin outside the allow-list carries no Authorization header.
 
     The demo page's CSP (connect-src 'self') would block the request outright, so
@@ -39,7 +41,7 @@ def test_bearer_is_not_sent_to_another_origin(new_context, fresh_server, other_o
     context = new_context(bypass_csp=True)
     page = context.new_page()
     sent = record_requests(page)
-    open_ready_page(page, fresh_server.url)
+    open_ready_page(page, demo_url(fresh_server.url, interpreter))
     bridge_login(page)
     other = page.evaluate(
         "url => authfetch.fetch(url).then(r => r.status)", other_origin.url + "/api/me"
@@ -53,10 +55,10 @@ def test_bearer_is_not_sent_to_another_origin(new_context, fresh_server, other_o
     assert all(r.all_headers()["authorization"].startswith("Bearer ") for r in to_own)
 
 
-def test_refresh_token_goes_only_to_the_refresh_url(page: Page, fresh_server):
+def test_refresh_token_goes_only_to_the_refresh_url(page: Page, fresh_server, interpreter: str):
     """The refresh token appears in no request but the refresh call."""
     sent = record_requests(page)
-    open_ready_page(page, fresh_server.url)
+    open_ready_page(page, demo_url(fresh_server.url, interpreter))
     bridge_login(page)
     refresh_token = page.evaluate("JSON.parse(localStorage['authfetch.session']).refresh_token")
     fresh_server.advance(40)
@@ -69,7 +71,9 @@ def test_refresh_token_goes_only_to_the_refresh_url(page: Page, fresh_server):
     assert carriers == [fresh_server.url + "/auth/refresh"]
 
 
-def test_page_runs_under_its_content_security_policy(page: Page, fresh_server, page_errors):
+def test_page_runs_under_its_content_security_policy(
+    page: Page, fresh_server, page_errors, interpreter: str
+):
     """The page is served with a CSP that blocks inline scripts, and Python still starts
     with no violation reported."""
     page_errors.allow(r"^console\.error: Executing inline script violates")  # the probe below
@@ -82,7 +86,7 @@ def test_page_runs_under_its_content_security_policy(page: Page, fresh_server, p
     policy = response.headers["content-security-policy"]
     script_src = next(p for p in policy.split(";") if p.strip().startswith("script-src"))
     assert "'unsafe-inline'" not in script_src and "*" not in script_src
-    open_ready_page(page, fresh_server.url)
+    open_ready_page(page, demo_url(fresh_server.url, interpreter))
     assert page.evaluate("window.__violations") == []
     page.evaluate(
         "() => { const s = document.createElement('script');"

@@ -7,7 +7,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from pytest_authfetch import AuthfetchServer, ServerOptions
 from pytest_authfetch.plugin import ServerPool
 
-from e2e_tests.conftest import bridge_login, expire_access_token, open_ready_page, stats
+from e2e_tests.conftest import bridge_login, demo_url, expire_access_token, open_ready_page, stats
 
 ROUNDS = 20
 TABS = 3
@@ -44,14 +44,14 @@ def open_tabs(context: BrowserContext, url: str, count: int) -> list[Page]:
 
 
 def test_tabs_firing_together_at_expiry_refresh_once_per_round(
-    context: BrowserContext, strict_server: AuthfetchServer
+    context: BrowserContext, strict_server: AuthfetchServer, interpreter: str
 ):
     """Three tabs firing at the same instant at expiry, 20 rounds, reuse grace 0: exactly
     one refresh per round, every request succeeds, and the family is never revoked."""
     strict_server.reset()
-    first = open_ready_page(context.new_page(), strict_server.url)
+    first = open_ready_page(context.new_page(), demo_url(strict_server.url, interpreter))
     bridge_login(first)
-    tabs = [first, *open_tabs(context, strict_server.url, TABS - 1)]
+    tabs = [first, *open_tabs(context, demo_url(strict_server.url, interpreter), TABS - 1)]
     for tab in tabs:
         assert tab.evaluate("authfetch.state().loggedIn") is True
         tab.evaluate(ARM_TAB, [REQUESTS_PER_TAB])
@@ -66,13 +66,15 @@ def test_tabs_firing_together_at_expiry_refresh_once_per_round(
         assert counters["refresh_ok"] == round_number, f"round {round_number}: {counters}"
 
 
-def test_logout_in_one_tab_logs_out_the_others(context: BrowserContext, fresh_server):
+def test_logout_in_one_tab_logs_out_the_others(
+    context: BrowserContext, fresh_server, interpreter: str
+):
     """Logging out in one tab shows the login form in every other tab at once."""
-    first = open_ready_page(context.new_page(), fresh_server.url)
+    first = open_ready_page(context.new_page(), demo_url(fresh_server.url, interpreter))
     bridge_login(first)
     first.reload()
     expect(first.locator("#username-shown")).to_have_text("demo", timeout=60_000)
-    second = open_ready_page(context.new_page(), fresh_server.url)
+    second = open_ready_page(context.new_page(), demo_url(fresh_server.url, interpreter))
     expect(second.locator("#username-shown")).to_have_text("demo")
     first.get_by_role("button", name="Log out").click()
     expect(second.get_by_role("button", name="Sign in")).to_be_visible()
@@ -81,11 +83,11 @@ def test_logout_in_one_tab_logs_out_the_others(context: BrowserContext, fresh_se
     expect(second.locator("#event-log li[data-event=logout]")).to_have_count(1)
 
 
-def test_new_tab_adopts_the_stored_session(context: BrowserContext, fresh_server):
+def test_new_tab_adopts_the_stored_session(context: BrowserContext, fresh_server, interpreter: str):
     """A tab opened after login uses the stored session without logging in or refreshing."""
-    first = open_ready_page(context.new_page(), fresh_server.url)
+    first = open_ready_page(context.new_page(), demo_url(fresh_server.url, interpreter))
     bridge_login(first)
-    second = open_ready_page(context.new_page(), fresh_server.url)
+    second = open_ready_page(context.new_page(), demo_url(fresh_server.url, interpreter))
     expect(second.locator("#username-shown")).to_have_text("demo")
     assert stats(fresh_server)["login"] == 1
     assert stats(fresh_server)["refresh_ok"] == 0

@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 #: The id of the ``<script type="application/json">`` block holding the options.
 OPTIONS_ID = "authfetch-options"
 #: The options a page may set: ``setup``'s own and the client's data options.
-OPTIONS = ("api_base", "bridge", *CLIENT_OPTIONS)
+OPTIONS = ["api_base", "bridge"]
+OPTIONS.extend(CLIENT_OPTIONS)
 
 
 def read_options(text: "str | None") -> "dict[str, Any]":

@@ -344,8 +344,10 @@ class AuthFetch:
 
     # -- browser events and the timer --------------------------------------------------
 
-    def _storage_changed(self, key: "str | None", new_value: "str | None") -> None:
-        """Another tab wrote or removed the session (or cleared ``localStorage``)."""
+    def _storage_changed(self, change: str) -> None:
+        """Another tab wrote or removed the session (or cleared ``localStorage``);
+        ``change`` is ``[key, newValue]`` as JSON text."""
+        key, new_value = json.loads(change)
         if not getattr(self.store, "shared", False):
             return
         if key is None:  # localStorage.clear() in another tab: the session is gone

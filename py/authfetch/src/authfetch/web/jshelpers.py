@@ -19,7 +19,7 @@ const helpers = {};
 helpers.hasLocks = () => Boolean(globalThis.navigator && navigator.locks);
 
 helpers.resolveUrl = (input) => {
-  try { return new URL(input, document.baseURI).href; } catch (e) { return null; }
+  try { return new URL(input, document.baseURI).href; } catch (e) { return undefined; }
 };
 
 // fetch(input, init) arguments as JSON text for Python; simple = a URL and no body.
@@ -125,7 +125,7 @@ helpers.idbOpen = (name, store) => {
 
 helpers.idbGet = (db, store, key) =>
   request(db.transaction(store, "readonly").objectStore(store).get(key))
-    .then((value) => typeof value === "string" ? value : null);
+    .then((value) => typeof value === "string" ? value : undefined);
 
 // Resolves once the transaction has committed.
 helpers.idbPut = (db, store, key, value) => new Promise((resolve, reject) => {
@@ -140,13 +140,18 @@ helpers.idbPut = (db, store, key, value) => new Promise((resolve, reject) => {
 // addEventListener with the event reduced to what Python needs; returns the remover.
 helpers.listen = (target, type, callback) => {
   const handler = type === "storage"
-    ? (event) => { if (event.storageArea === localStorage) callback(event.key, event.newValue); }
+    ? (event) => {
+      if (event.storageArea === localStorage) callback(JSON.stringify([event.key, event.newValue]));
+    }
     : type === "visibilitychange"
       ? () => callback(document.visibilityState)
       : () => callback(null);
   target.addEventListener(type, handler);
   return () => target.removeEventListener(type, handler);
 };
+
+// Headers.get without JS null (Pyodide would hand Python a JsNull, not None).
+helpers.header = (headers, name) => headers.get(name) ?? undefined;
 
 helpers.timeout = (callback, ms) => setTimeout(() => callback(null), Math.min(ms, 2147483647));
 

@@ -24,7 +24,7 @@ class JsHeaders:
 
     def get(self, name: str, default: "str | None" = None) -> "str | None":
         """The value of ``name``, or ``default``."""
-        value = self._headers.get(name)
+        value = H.header(self._headers, name)
         return default if value is None else str(value)
 
 
