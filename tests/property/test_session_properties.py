@@ -222,13 +222,16 @@ class TabStore(KeyValueStore):
 
     def save(self, tokens: TokenSet) -> None:
         """Write and queue a storage event for the other tabs."""
-        assert tokens.login not in self.world.ended, "a logged-out sign-in was stored again"
+        assert tokens.login not in self.world.ended, "a sign-in was stored again after its clear"
         super().save(tokens)
         self.world.saved.append(tokens)
         self.world.queue_storage_event(self.tab, tokens.to_json())
 
     def clear(self) -> None:
-        """Remove and queue a storage event for the other tabs."""
+        """Remove and queue a storage event for the other tabs; the sign-in removed is over."""
+        removed = self.load()
+        if removed is not None:
+            self.world.ended.add(removed.login)
         super().clear()
         self.world.queue_storage_event(self.tab, None)
 
@@ -279,7 +282,7 @@ class World:
         self.local = _Backend()
         self.central: str | None = None
         self.saved: list[TokenSet] = []
-        self.ended: set[str] = set()  # sign-ins a user logged out of, or the server refused
+        self.ended: set[str] = set()  # sign-ins cleared from the store (logout, refusal)
         self.storage_events: list[tuple[int, str | None]] = []
         self.logouts: list[list[str]] = [[], []]
         self.events: list[list[str]] = [[], []]
@@ -416,10 +419,7 @@ class SessionProperties(RuleBasedStateMachine):
     @rule(tab=st.integers(0, 1))
     def logout(self, tab: int) -> None:
         """Log out in a tab."""
-        session = self.world.tabs[tab]
-        if session.tokens is not None:
-            self.world.ended.add(session.tokens.login)
-        self.world.start(session.logout())
+        self.world.start(self.world.tabs[tab].logout())
 
     @rule(tab=st.integers(0, 1))
     def timer(self, tab: int) -> None:
