@@ -133,8 +133,9 @@ async def request_from_js(resource: "Any", init: "Any", retry: bool) -> Replayab
     else:
         normalized = js.Request.new(resource) if init is None else js.Request.new(resource, init)
         body = None
-        if str(normalized.method).upper() not in _BODYLESS and normalized.body is not None:
-            body = bytes_from_js(await normalized.arrayBuffer())
+        # Decided by the method, not by ``Request.body``: Firefox has no such property.
+        if str(normalized.method).upper() not in _BODYLESS:
+            body = bytes_from_js(await normalized.arrayBuffer()) or None
     described = json.loads(str(H.requestJson(normalized)))
     return ReplayableRequest(
         described["url"],
