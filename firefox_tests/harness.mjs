@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import puppeteer from 'puppeteer-core';
 
 /** The interpreters every test runs on; the MicroPython page is `"mpy"`. */
-export const INTERPRETERS = ['py'];
+export const INTERPRETERS = ['py', 'mpy'];
 
 export const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 /** Pyodide starts in about 4-7 s here; a busy 2-core machine needs more. */
@@ -31,10 +31,6 @@ const REJECTION_PROBE = `addEventListener('unhandledrejection', (event) => {
 // Console lines that mean an error escaped: PyScript's Python tracebacks, asyncio's
 // "Task exception was never retrieved", and the probe above.
 const ESCAPED_ERROR = /Traceback|never retrieved|Uncaught|unhandled rejection/i;
-
-/** Why tests that send a request body are marked todo in Firefox (see the README). */
-export const NO_REQUEST_BODY =
-  'engine difference: Firefox has no Request.prototype.body, and web/transport.py reads `normalized.body`, so a request with a body rejects with AttributeError: body';
 
 /** The demo page's path on `interpreter` (`/` is Pyodide, the default). */
 export function pagePath(interpreter) {

@@ -41,7 +41,7 @@ for (const interpreter of INTERPRETERS) {
       env,
       interpreter,
       'localStorage.clear() in one tab signs out the others',
-      { todo: 'known defect (issue 8): a storage event with key null is ignored; being fixed under issue 8' },
+      {},
       async (scene) => {
         // What it proves: clearing localStorage in one tab (a storage event with key
         // null elsewhere) signs the other tab out, and it sends no bearer afterwards.

@@ -10,13 +10,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { INTERPRETERS, NO_REQUEST_BODY, Scene, login, pagePath, useFirefox } from './harness.mjs';
+import { INTERPRETERS, Scene, login, pagePath, useFirefox } from './harness.mjs';
 
 const env = useFirefox('--reuse-grace', '0');
-const BACKSLASH_DEFECT =
-  'known defect (issue 8, item 1): core/urls.py ends the authority only at / ? #, Firefox also at \\, so the bearer goes to the other host; being fixed under issue 8';
-const OWN_PARSER =
-  'known defect (issue 8, item 1: URLs not judged by the browser parser): authfetch resolves this URL itself and sends it to a path on the page origin, where a plain fetch goes to evil.example (no bearer leaks)';
 
 // `goes`: where Firefox sends the request — "home" (the page's origin), "other" (another
 // origin), "nowhere" (fetch refuses the URL, nothing is sent) or "local" (no network).
@@ -25,8 +21,8 @@ const OWN_PARSER =
 const ROWS = [
   { name: 'the API on the page origin (absolute)', url: '{origin}/api/me', goes: 'home', bearer: true },
   { name: 'the API on the page origin (relative)', url: '/api/me', goes: 'home', bearer: true },
-  { name: 'backslash before userinfo', url: 'http://evil.example\\@{host}:{port}/api/me', goes: 'other', todo: BACKSLASH_DEFECT },
-  { name: 'backslash, upper case', url: 'HTTP://EVIL.EXAMPLE\\@{host}:{port}/api/me', goes: 'other', todo: BACKSLASH_DEFECT },
+  { name: 'backslash before userinfo', url: 'http://evil.example\\@{host}:{port}/api/me', goes: 'other' },
+  { name: 'backslash, upper case', url: 'HTTP://EVIL.EXAMPLE\\@{host}:{port}/api/me', goes: 'other' },
   { name: 'backslash ends the host', url: 'http://evil.example\\.{host}:{port}/api/me', goes: 'other' },
   { name: 'backslash after the home authority', url: '{origin}\\@evil.example/api/me', goes: 'home' },
   { name: 'home as userinfo of another host', url: 'http://{host}:{port}@evil.example/api/me', goes: 'nowhere' },
@@ -34,9 +30,9 @@ const ROWS = [
   { name: 'encoded slash in userinfo', url: 'http://evil.example%2F@{host}:{port}/api/me', goes: 'nowhere' },
   { name: 'protocol-relative //host', url: '//evil.example/api/me', goes: 'other' },
   { name: 'three slashes ///host', url: '///evil.example/api/me', goes: 'other' },
-  { name: 'two backslashes \\\\host', url: '\\\\evil.example/api/me', goes: 'other', todo: OWN_PARSER },
-  { name: 'slash backslash /\\host', url: '/\\evil.example/api/me', goes: 'other', todo: OWN_PARSER },
-  { name: 'backslash slash \\/host', url: '\\/evil.example/api/me', goes: 'other', todo: OWN_PARSER },
+  { name: 'two backslashes \\\\host', url: '\\\\evil.example/api/me', goes: 'other' },
+  { name: 'slash backslash /\\host', url: '/\\evil.example/api/me', goes: 'other' },
+  { name: 'backslash slash \\/host', url: '\\/evil.example/api/me', goes: 'other' },
   { name: 'scheme without slashes, same scheme', url: 'http:evil.example/api/me', goes: 'home' },
   { name: 'scheme and one slash, same scheme', url: 'http:/evil.example/api/me', goes: 'home' },
   { name: 'scheme and backslashes', url: 'http:\\\\evil.example/api/me', goes: 'other' },
@@ -64,7 +60,7 @@ const ROWS = [
   { name: 'fragment before @home', url: 'http://evil.example#@{host}:{port}/api/me', goes: 'other' },
   { name: 'query before @home', url: 'http://evil.example?@{host}:{port}/api/me', goes: 'other' },
   { name: 'tab inside the host', url: 'http://ev\til.example/api/me', goes: 'other' },
-  { name: 'leading space and newline', url: ' \nhttp://evil.example/api/me', goes: 'other', todo: OWN_PARSER },
+  { name: 'leading space and newline', url: ' \nhttp://evil.example/api/me', goes: 'other' },
   { name: 'fullwidth-circled letter (IDNA)', url: 'http://\u24d4vil.example/api/me', goes: 'other' },
   { name: 'ideographic full stops in the home host (IDNA)', url: 'http://127\u30020\u30020\u30021:{port}/api/me', goes: 'home' },
   { name: 'a port that is not a number', url: 'http://{host}:{port}.evil.example/api/me', goes: 'nowhere' },
@@ -73,7 +69,7 @@ const ROWS = [
   { name: 'blob: URL made by the page', blob: true, goes: 'local' },
   { name: 'data: URL', url: 'data:text/plain,authfetch', goes: 'local' },
   { name: 'backslash URL as a Request object', url: 'http://evil.example\\@{host}:{port}/api/me', request: true, goes: 'other' },
-  { name: 'other origin as a Request with a body', url: 'http://evil.example/api/me', request: true, body: true, goes: 'other', todo: NO_REQUEST_BODY },
+  { name: 'other origin as a Request with a body', url: 'http://evil.example/api/me', request: true, body: true, goes: 'other' },
 ];
 
 // Firefox reports the fetches it refuses (rows that go "nowhere") as page errors over
