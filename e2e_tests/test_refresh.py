@@ -21,6 +21,7 @@ def test_expired_token_is_refreshed_once_and_request_replayed(
     """After expiry a request still succeeds, with exactly one refresh on the server."""
     open_ready_page(page, demo_url(fresh_server.url, interpreter))
     bridge_login(page)
+    expect(page.get_by_text("No items yet.")).to_be_visible()  # the demo's own loads are done
     expire_access_token(fresh_server)
     assert bridge_fetch_statuses(page, "/api/me") == [200]
     counters = stats(fresh_server)
