@@ -23,7 +23,13 @@ import os
 
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
 
 from authfetch.core import (
     AuthConfig,
@@ -42,6 +48,8 @@ API = "https://api.example"
 FOREIGN = "https://elsewhere.example"
 USERS = {"demo": "demo-pass", "other": "other-pass"}
 ACCESS_TTL = 60.0
+#: The core's default leeway for a 60 s token (a third of it): a refresh is due from then.
+DUE_BEFORE_EXPIRY = 20.0
 
 settings.register_profile(
     "ci",
@@ -116,6 +124,8 @@ class Server:
         self.access_tokens: dict[str, tuple[str, float]] = {}  # token -> (family, exp)
         self.families: dict[str, dict] = {}  # family -> {user, revoked}
         self.presented: list[str] = []
+        self.issued_at: dict[str, float] = {}  # refresh token -> when its pair was issued
+        self.needless_refreshes: list[str] = []
         self.lost_after_commit: set[str] = set()
         self.script: list[int] = []  # next refresh answers: a status to give instead
         self.bearers_off_origin: list[str] = []
@@ -126,6 +136,7 @@ class Server:
         access, refresh = f"a{n}.{family}", f"r{n}.{family}"
         self.access_tokens[access] = (family, self.clock.t + ACCESS_TTL)
         self.refresh_tokens[refresh] = {"family": family, "used": False}
+        self.issued_at[refresh] = self.clock.t
         return {"access_token": access, "refresh_token": refresh, "expires_in": ACCESS_TTL}
 
     def handle(self, request: ReplayableRequest) -> tuple[int, object, str | None]:
@@ -148,7 +159,11 @@ class Server:
             if self.script:  # refused or failed before looking at the token: not consumed
                 return self.script.pop(0), {"error": "scripted"}, None
             self.presented.append(token)
+            age = self.clock.t - self.issued_at.get(token, self.clock.t)
             record = self.refresh_tokens.get(token)
+            revoked = record is not None and self.families[record["family"]]["revoked"]
+            if age < ACCESS_TTL - DUE_BEFORE_EXPIRY and not revoked:
+                self.needless_refreshes.append(token)
             if record is None or self.families[record["family"]]["revoked"]:
                 return 400, {"error": "invalid_grant"}, None
             if record["used"]:
@@ -287,6 +302,7 @@ class World:
         self.logouts: list[list[str]] = [[], []]
         self.events: list[list[str]] = [[], []]
         self.tasks: list[asyncio.Task] = []
+        self.instant_storage_events = False
         lock = Lock()
         self.tabs = [
             AuthSession(self._config(i), HeldTransport(self), TabStore(self, i), lock, self.clock)
@@ -311,7 +327,13 @@ class World:
         )
 
     def queue_storage_event(self, writer: int, value: str | None) -> None:
-        """A write by ``writer`` reaches the other tab later (a ``storage`` event)."""
+        """A write by ``writer`` reaches the other tab later (a ``storage`` event), or at
+        once when the example says so (the other tab may hear of a refresh before its own
+        waiting refresh gets the lock)."""
+        if self.instant_storage_events:
+            other = self.tabs[1 - writer]
+            self.loop.call_soon(lambda: other.adopt(other.store.load()))
+            return
         self.storage_events.append((1 - writer, value))
 
     def settle(self) -> None:
@@ -354,6 +376,11 @@ class SessionProperties(RuleBasedStateMachine):
         self.request_ids = itertools.count(1)
         self._sign_in_both_tabs()
 
+    @initialize(instant=st.booleans())
+    def storage_event_timing(self, instant: bool) -> None:
+        """Storage events reach the other tab when a rule says (False) or at once (True)."""
+        self.world.instant_storage_events = instant
+
     def _sign_in_both_tabs(self) -> None:
         """Start where the interesting part is: tab 0 signed in, tab 1 told by a storage event."""
         world = self.world
@@ -387,6 +414,9 @@ class SessionProperties(RuleBasedStateMachine):
                 if rid:
                     counts[rid] = counts.get(rid, 0) + 1
             assert max(counts.values(), default=0) <= 2, "a request was sent more than twice"
+            self.no_refresh_token_is_presented_twice()
+            self.no_refresh_of_tokens_that_were_not_due()
+            self.late_results_never_win()
         finally:
             for task in world.tasks:
                 task.cancel()
@@ -510,6 +540,12 @@ class SessionProperties(RuleBasedStateMachine):
                 f"refresh token presented twice: {token}"
             )
             seen.add(token)
+
+    @invariant()
+    def no_refresh_of_tokens_that_were_not_due(self) -> None:
+        """A refresh is made only for tokens near expiry (or whose login was revoked): one tab
+        never refreshes again the tokens another tab just got."""
+        assert self.world.server.needless_refreshes == [], "a refresh of tokens that were not due"
 
     @invariant()
     def at_most_one_refresh_in_flight(self) -> None:

@@ -155,12 +155,15 @@ class SessionCore:
         """The per-request flow bound to this session (for drivers of the edge)."""
         return request_flow(request, self.config, self.machine, self.clock.now)
 
-    def refresh_decision(self) -> "Flow":
-        """The refresh, top to bottom; its driver holds the cross-tab lock around it.
+    def refresh_decision(self, stale: str) -> "Flow":
+        """The refresh of the access token ``stale``, top to bottom; its driver holds the
+        cross-tab lock around it.
 
         1. re-read the session consistently (another tab may have moved on);
         2. signed out meanwhile, or ended elsewhere → ``SessionExpiredError``;
-        3. another tab already refreshed or signed in → adopt that, no call;
+        3. ``stale`` already replaced — by another tab's refresh or sign-in, read
+           now or adopted from a ``storage`` event while waiting for the lock —
+           → use that, no call;
         4. start this tab's one refresh of the current tokens;
         5. call the refresh endpoint, classify the answer;
         6. re-read again, then commit the new tokens — or end the session —
@@ -174,7 +177,9 @@ class SessionCore:
         if stored is None:
             self._emit_all(machine.sign_out(EXTERNAL))
             raise SessionExpiredError("the session ended in another tab")
-        if self._emit_all(machine.adopt(stored)) or machine.tokens.refresh_token is None:
+        self._emit_all(machine.adopt(stored))
+        current = machine.tokens
+        if current is None or current.access_token != stale or current.refresh_token is None:
             return
         flight = machine.start_refresh()
         try:
@@ -297,16 +302,16 @@ class AuthSession(SessionCore):
             current = self._after_refresh(stale)
             if current is not None:
                 return current
-            await self.gate.run(self._lead)
+            await self.gate.run(lambda: self._lead(stale))
         current = self._after_refresh(stale)
         if current is None:
             raise RefreshUnavailableError("the refresh did not replace the token")
         return current
 
-    async def _lead(self) -> None:
-        """The flight: take the cross-tab lock, run the refresh decision."""
+    async def _lead(self, stale: "str | None") -> None:
+        """The flight: take the cross-tab lock, run the refresh decision for ``stale``."""
         async with self.lock():
-            await self.run(self.refresh_decision())
+            await self.run(self.refresh_decision(stale or ""))
 
     async def _under_lock(self, apply: "Callable[[Any], None]", tokens: "TokenSet | None") -> None:
         """``apply(tokens)`` and write the cross-tab copy, holding the cross-tab lock.

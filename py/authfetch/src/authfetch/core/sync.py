@@ -78,7 +78,7 @@ class SyncAuthSession(SessionCore):
             raise RefreshUnavailableError(
                 "a refresh is in flight on the async side; synchronous code cannot wait for it"
             )
-        self.run(self.refresh_decision())
+        self.run(self.refresh_decision(stale or ""))
         current = self._after_refresh(stale)
         if current is None:
             raise RefreshUnavailableError("the refresh did not replace the token")
