@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
+from server.page import LIBRARY_ARCHIVE
 from server.state import STAT_NAMES
 
 bp = Blueprint("openapi", __name__)
@@ -215,11 +216,22 @@ DESCRIPTION: Schema = {
                 "responses": {"200": {"description": "HTML, under the page's CSP"}},
             }
         },
-        "/pyscript.toml": {
+        "/{stem}.toml": {
             "get": {
                 "operationId": "getPyscriptConfig",
-                "summary": "The demo page's PyScript configuration",
-                "responses": {"200": {"description": "TOML"}},
+                "summary": "A PyScript configuration of the demo page "
+                "(`pyscript` for Pyodide, `pyscript-mpy` for MicroPython)",
+                "parameters": [
+                    {"name": "stem", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {"200": {"description": "TOML"}, "404": FILE_404},
+            }
+        },
+        f"/{LIBRARY_ARCHIVE}": {
+            "get": {
+                "operationId": "getLibraryArchive",
+                "summary": "The authfetch package as one gzipped tar (built by the set-up)",
+                "responses": {"200": {"description": "application/gzip"}, "404": FILE_404},
             }
         },
         **{
@@ -241,7 +253,7 @@ DESCRIPTION: Schema = {
             for folder, operation_id, summary in (
                 ("py", "getPagePython", "The page's Python and the library's sources"),
                 ("static", "getStatic", "The page's CSS, JavaScript and images"),
-                ("vendor", "getVendored", "Pinned PyScript / Pyodide files and wheels"),
+                ("vendor", "getVendored", "Pinned PyScript / Pyodide / MicroPython files and wheels"),
             )
         },
     },
