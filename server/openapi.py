@@ -253,7 +253,7 @@ DESCRIPTION: Schema = {
             for folder, operation_id, summary in (
                 ("py", "getPagePython", "The page's Python and the library's sources"),
                 ("static", "getStatic", "The page's CSS, JavaScript and images"),
-                ("vendor", "getVendored", "Pinned PyScript / Pyodide / MicroPython files and wheels"),
+                ("vendor", "getVendored", "Pinned PyScript, Pyodide, MicroPython and wheels"),
             )
         },
     },
