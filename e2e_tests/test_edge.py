@@ -233,8 +233,11 @@ first = setup(on_event=recorder("first"))
 second = setup(on_event=recorder("second"))  # closes the first
 js.document.documentElement.dataset.lab = "ready"
 """
+# Another tab's logout as this tab sees it: the key is gone, then the storage event
+# arrives (a tab's own writes fire no storage event in it, so the test sends one).
 STORAGE_REMOVED = (
-    "window.dispatchEvent(new StorageEvent('storage', {key: 'authfetch.session',"
+    "localStorage.removeItem('authfetch.session');"
+    " window.dispatchEvent(new StorageEvent('storage', {key: 'authfetch.session',"
     " newValue: null, storageArea: localStorage}))"
 )
 
@@ -293,22 +296,26 @@ CANCEL_LAB = """
 import asyncio
 import js
 from pyscript.ffi import create_proxy
-from authfetch.core import REFRESH
+from authfetch.core import Refresh
 from authfetch.web.chain import run_flow
 from authfetch.web.transport import FetchTransport
 
 
 def flow():
-    tokens = yield (REFRESH, "stale")
+    tokens = yield Refresh("stale")
     return tokens
 
 
-async def cancelled_refresh(_stale):
-    raise asyncio.CancelledError()
+class CancellingSession:
+    async def refresh(self, _stale):
+        raise asyncio.CancelledError()
+
+    def emit(self, _event):
+        pass
 
 
 def go(resolve, reject):
-    run_flow(flow(), FetchTransport(), cancelled_refresh, resolve, reject)
+    run_flow(flow(), CancellingSession(), FetchTransport(), resolve, reject)
 
 
 js.window.goFlow = create_proxy(go)
