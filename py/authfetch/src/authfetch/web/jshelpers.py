@@ -40,8 +40,10 @@ helpers.describe = (input, init) => {
 helpers.requestJson = (request) => JSON.stringify(
   {url: request.url, method: request.method, headers: [...request.headers]});
 
-helpers.isStream = (body) =>
-  body != null && Object.prototype.toString.call(body) === "[object ReadableStream]";
+// Whether fetch's init sends a ReadableStream (init may be null or undefined: Pyodide
+// would hand Python a JsNull for a null, so the test is made here).
+helpers.isStream = (init) => init != null && init.body != null &&
+  Object.prototype.toString.call(init.body) === "[object ReadableStream]";
 
 helpers.withoutBody = (init) => {
   const copy = Object.assign({}, init);

@@ -126,12 +126,12 @@ async def request_from_js(resource: "Any", init: "Any", retry: bool) -> Replayab
     ``URLSearchParams``...). The body is read into bytes once, before the first
     send; a ``ReadableStream`` body is passed through: sent once, never replayed.
     """
-    stream = init is not None and bool(H.isStream(init.body))
+    stream = bool(H.isStream(init))
     if stream:
         normalized = js.Request.new(resource, H.withoutBody(init))
         body: Any = init.body
     else:
-        normalized = js.Request.new(resource) if init is None else js.Request.new(resource, init)
+        normalized = js.Request.new(resource, init)  # a null init is no options
         body = None
         # Decided by the method, not by ``Request.body``: Firefox has no such property.
         if str(normalized.method).upper() not in _BODYLESS:
