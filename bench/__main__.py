@@ -66,8 +66,11 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="authfetch-bench-") as tmp:
         strict = ServerProcess(Path(tmp) / "strict.sqlite3", "--testing", "--reuse-grace", "0")
         lenient = ServerProcess(Path(tmp) / "default.sqlite3", "--testing")
-        # Start-up pages sit behind the static server; long tokens, so no refresh falls due.
-        long_lived = ServerProcess(Path(tmp) / "startup.sqlite3", "--access-ttl", "600")
+        # Start-up pages sit behind the static server; long tokens, so no refresh falls due;
+        # --testing for its login rate limit (each start-up round logs in once per page).
+        long_lived = ServerProcess(
+            Path(tmp) / "startup.sqlite3", "--testing", "--access-ttl", "600"
+        )
         static = StaticServer(long_lived.url)
         try:
             with sync_playwright() as playwright:

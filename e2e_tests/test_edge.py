@@ -81,6 +81,12 @@ AS_REQUEST = (
     " body: JSON.stringify({title: 'sent as a Request'})})"
 )
 
+#: Start ``GET /api/me`` without waiting; ``window.__r`` gets its status or error name.
+FETCH_ME_IN_BACKGROUND = (
+    "window.__r = undefined; authfetch.fetch('/api/me')"
+    ".then(r => { window.__r = r.status; }, e => { window.__r = e.name; }); 0"
+)
+
 
 def test_bearer_goes_only_to_the_origin_the_browser_sends_to(
     new_context, fresh_server: ServerProcess, interpreter: str, page_errors
@@ -144,10 +150,7 @@ def test_lock_timeout_fails_clearly_and_leaves_no_rejection(
         " () => new Promise(r => { window.__releaseOther = r; })); 0"
     )
     expire_access_token(fresh_server)
-    page.evaluate(
-        "window.__r = undefined; authfetch.fetch('/api/me')"
-        ".then(r => { window.__r = r.status; }, e => { window.__r = e.name; }); 0"
-    )
+    page.evaluate(FETCH_ME_IN_BACKGROUND)
     run_until(page, "window.__r !== undefined", seconds=30)
     assert page.evaluate("window.__r") == "RefreshUnavailableError"
     assert page.evaluate("authfetch.state().loggedIn") is True
@@ -358,10 +361,7 @@ def test_refresh_that_never_answers_times_out_and_keeps_the_session(
     bridge_login(page)
     page.route("**/auth/refresh", lambda route: held.append(route))
     expire_access_token(fresh_server)
-    page.evaluate(
-        "window.__r = undefined; authfetch.fetch('/api/me')"
-        ".then(r => { window.__r = r.status; }, e => { window.__r = e.name; }); 0"
-    )
+    page.evaluate(FETCH_ME_IN_BACKGROUND)
     run_until(page, "window.__r !== undefined", seconds=60)
     assert page.evaluate("window.__r") == "RefreshUnavailableError"
     assert len(held) == 3  # refresh_attempts, each aborted after its timeout
@@ -408,10 +408,7 @@ def test_logout_wins_over_a_refresh_that_lands_during_it(
     bridge_login(page)
     page.route("**/auth/refresh", lambda route: held.append(route))
     expire_access_token(fresh_server)
-    page.evaluate(
-        "window.__r = undefined; authfetch.fetch('/api/me')"
-        ".then(r => { window.__r = r.status; }, e => { window.__r = e.name; }); 0"
-    )
+    page.evaluate(FETCH_ME_IN_BACKGROUND)
     while not held:  # the refresh is on its way (held at the network)
         page.wait_for_timeout(20)
     page.evaluate("window.__holdLoggedOutCopy = true; window.__logout = authfetch.logout(); 0")

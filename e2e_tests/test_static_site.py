@@ -14,6 +14,7 @@ from pytest_authfetch import ServerOptions
 from pytest_authfetch.plugin import ServerPool
 
 from e2e_tests.conftest import (
+    INTERPRETERS,
     READY_TIMEOUT_MS,
     SCREENSHOTS,
     expire_access_token,
@@ -38,12 +39,14 @@ def load_serve() -> ModuleType:
     return module
 
 
-@pytest.fixture(scope="module")
-def site_and_api(authfetch_server_pool: ServerPool) -> Iterator[SimpleNamespace]:
-    """The static site on one port, the API (``--allow-origin`` the site) on another."""
+@pytest.fixture(scope="module", params=INTERPRETERS)
+def site_and_api(
+    request: pytest.FixtureRequest, authfetch_server_pool: ServerPool
+) -> Iterator[SimpleNamespace]:
+    """The static site on one port (on each interpreter), the API (``--allow-origin`` the
+    site) on another."""
     serve = load_serve()
-    # Pyodide until the browser edge runs on MicroPython (issue 10); the example's default is "mpy".
-    site = serve.make_server(interpreter="py")
+    site = serve.make_server(interpreter=request.param)
     api = authfetch_server_pool.new(ServerOptions(allow_origins=(site.url,)))
     site.api_origin = api.url
     serve.serve_in_thread(site)
