@@ -19,6 +19,7 @@ from authfetch_fakes import (
 from authfetch.core import (
     AuthConfig,
     AuthSession,
+    LoginError,
     RefreshUnavailableError,
     ReplayableRequest,
     SyncAuthSession,
@@ -257,6 +258,42 @@ async def _login_bypassing_the_lock(session: AuthSession):
     session._commit_login(tokens)
     await session.store.save_consistent(tokens)
     return tokens
+
+
+def test_logout_wins_over_a_login_of_the_same_tab_still_on_its_way():
+    """A login answered but still waiting for the lock (another refresh holds it) when the
+    user logs out in that tab is dropped: tab and store end signed out, the login rejects
+    with LoginError, and its tokens are revoked (found by the property soak)."""
+    rig = Tabs()
+    a = rig.tabs[0]
+    rig.server.expire(rig.initial.access_token)
+    issued_to_login = []
+    answer_login = rig.server._login
+
+    def login_recorded(request):
+        answer = answer_login(request)
+        issued_to_login.append(answer[1]["refresh_token"])
+        return answer
+
+    rig.server._login = login_recorded
+
+    async def scenario():
+        rig.transport.hold("/auth/refresh")
+        request = asyncio.create_task(a.fetch(get("/api/items")))
+        await rig.transport.arrived("/auth/refresh")
+        login = asyncio.create_task(a.login("demo", "demo-pass"))
+        while not rig.server.calls("/auth/login"):
+            await yield_to_loop()
+        await yield_to_loop()
+        logout = asyncio.create_task(a.logout())
+        await yield_to_loop()
+        rig.transport.release("/auth/refresh")
+        return await asyncio.gather(request, login, logout, return_exceptions=True)
+
+    _request, login, _logout = asyncio.run(scenario())
+    assert isinstance(login, LoginError)
+    assert a.tokens is None and rig.store.load() is None
+    assert issued_to_login and issued_to_login[0] not in rig.server.live_refresh  # revoked
 
 
 # -- 7. leeway is clamped below the lifetime -------------------------------------------------

@@ -73,6 +73,8 @@ class SessionMachine:
         self.flight: TokenSet | None = None
         self.refreshes = 0
         self.ended: set = set()
+        #: Logouts asked for in this tab: a sign-in begun before one never lands.
+        self.logouts = 0
 
     # -- reading ---------------------------------------------------------------
 
@@ -95,8 +97,12 @@ class SessionMachine:
         self.state = following
         return True
 
-    def login(self, tokens: "TokenSet") -> "list[Event]":
-        """A sign-in in this tab: always the newest session."""
+    def login(self, tokens: "TokenSet", begun_at: "int | None" = None) -> "list[Event]":
+        """A sign-in in this tab: the newest session — unless this tab logged out after the
+        sign-in began (``begun_at``: :attr:`logouts` then): that later logout wins, and
+        the sign-in has no transition (dropped, never stored)."""
+        if begun_at is not None and begun_at != self.logouts:
+            return []
         self._go(LOGIN)
         self.tokens, self.flight = tokens, None
         return [Event(TOKENS, {"tokens": tokens, "source": "login"})]
@@ -177,6 +183,8 @@ class SessionMachine:
     def sign_out(self, reason: str) -> "list[Event]":
         """Forget the session (``reason``: logout or external); an event only if there was one."""
         had = self.tokens is not None
+        if reason == LOGGED_OUT:
+            self.logouts += 1
         if self.tokens is not None:
             self.ended.add(self.tokens.login)
         self._go(SIGN_OUT)

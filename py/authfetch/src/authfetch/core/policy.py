@@ -9,7 +9,7 @@ import random as _random
 from .claims import unverified_claims
 from .expiry import parse_http_date
 from .tokens import TokenSet
-from .urls import origin, resolve, same_endpoint
+from .urls import endpoint_key, origin, resolve
 
 REFRESH_OK = "ok"
 REFRESH_SESSION_OVER = "session_over"
@@ -155,6 +155,10 @@ class AuthConfig:
         self.logout_endpoint = resolve(logout_endpoint, api_base) if logout_endpoint else None
         origins = allowed_origins if allowed_origins is not None else [api_base]
         self.allowed_origins = {origin(resolve(o, self.base_url)) for o in origins}
+        #: (origin, path) of the refresh and login endpoints, parsed once.
+        self._auth_endpoints = [
+            endpoint_key(e) for e in (self.refresh_endpoint, self.login_endpoint) if e
+        ]
         self.leeway = leeway
         self.is_token_expired = is_token_expired or default_token_expired
         self.refresh_attempts = max(1, int(refresh_attempts))
@@ -174,21 +178,21 @@ class AuthConfig:
 
     def is_auth_endpoint(self, url: str) -> bool:
         """Tell whether ``url`` is the refresh or login endpoint (never intercepted)."""
-        for endpoint in (self.refresh_endpoint, self.login_endpoint):
-            if endpoint and _same(url, endpoint):
-                return True
-        return False
+        key = _endpoint_key(url)
+        return key is not None and key in self._auth_endpoints
 
     def is_allowed_origin(self, url: str) -> bool:
         """Tell whether ``url``'s origin is in the allow-list."""
-        try:
-            return origin(url) in self.allowed_origins
-        except ValueError:
-            return False
+        key = _endpoint_key(url)
+        return key is not None and key[0] in self.allowed_origins
 
     def bearer_allowed(self, url: str) -> bool:
-        """Tell whether a request to absolute ``url`` may carry the access token."""
-        return self.is_allowed_origin(url) and not self.is_auth_endpoint(url)
+        """Tell whether a request to absolute ``url`` may carry the access token: its
+        origin is allow-listed and it is not the refresh or login endpoint."""
+        key = _endpoint_key(url)
+        return (
+            key is not None and key[0] in self.allowed_origins and key not in self._auth_endpoints
+        )
 
     def should_retry(self, request: "ReplayableRequest", response: "Response") -> bool:
         """Tell whether ``response`` to a sent ``request`` calls for refresh-and-replay.
@@ -198,9 +202,9 @@ class AuthConfig:
         """
         if not getattr(request, "retry", False) or getattr(request, "token", None) is None:
             return False
-        if self.is_auth_endpoint(request.url):
+        if not self.is_token_expired(request, response):
             return False
-        return bool(self.is_token_expired(request, response))
+        return not self.is_auth_endpoint(request.url)
 
     def needs_refresh(self, tokens: "TokenSet | None", now: float) -> bool:
         """Tell whether ``tokens`` should be refreshed proactively at local time ``now``."""
@@ -232,12 +236,12 @@ class AuthConfig:
         )
 
 
-def _same(url: str, endpoint: str) -> bool:
-    """``same_endpoint`` that treats unparsable URLs as different."""
+def _endpoint_key(url: str) -> "tuple[str, str] | None":
+    """:func:`.urls.endpoint_key`, ``None`` for a URL that cannot be parsed."""
     try:
-        return same_endpoint(url, endpoint)
+        return endpoint_key(url)
     except ValueError:
-        return False
+        return None
 
 
 TYPE_CHECKING = False

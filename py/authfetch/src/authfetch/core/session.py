@@ -12,7 +12,13 @@ import asyncio
 import random
 
 from .commands import Load, Persist, ReadJson, Refresh, Send, Sleep
-from .errors import AuthFetchError, RefreshUnavailableError, SessionExpiredError, TransportError
+from .errors import (
+    AuthFetchError,
+    LoginError,
+    RefreshUnavailableError,
+    SessionExpiredError,
+    TransportError,
+)
 from .events import LOGOUT, REFRESH_ERROR, TOKENS, answer_event, send_event
 from .flow import login_flow, logout_flow, refresh_call, request_flow
 from .gate import RefreshGate, run_detached
@@ -122,10 +128,13 @@ class SessionCore:
         """Another tab cleared the session: forget it, ``on_logout("external")`` once."""
         self.adopt(None)
 
-    def _commit_login(self, tokens: "TokenSet") -> None:
-        """Make a fresh sign-in current and store it."""
-        self._emit_all(self.machine.login(tokens))
+    def _commit_login(self, tokens: "TokenSet", begun_at: "int | None" = None) -> bool:
+        """Make a fresh sign-in current and store it; ``False`` if a logout in this tab
+        since it began (``begun_at``) dropped it."""
+        if not self._emit_all(self.machine.login(tokens, begun_at)):
+            return False
         self.store.save(tokens)
+        return True
 
     def _sign_out_here(self) -> "TokenSet | None":
         """Log out of this tab's machine at once: every late result is dropped from now on.
@@ -243,10 +252,14 @@ class AuthSession(SessionCore):
     clock: "Clock"
 
     async def login(self, username: str, password: str) -> "TokenSet":
-        """Sign in and store the tokens (under the cross-tab lock); ``LoginError`` if refused."""
+        """Sign in and store the tokens (under the cross-tab lock); ``LoginError`` if refused,
+        or if this tab logged out before the sign-in landed (the newer logout wins)."""
+        begun_at = self.machine.logouts
         flow = login_flow(self.config, username, password, self.clock.now, new_login_id())
         tokens = await self.run(flow)
-        await self._under_lock(self._commit_login, tokens)
+        if not await self._under_lock(lambda fresh: self._commit_login(fresh, begun_at), tokens):
+            await self.run(logout_flow(self.config, tokens))  # revoke what nobody will use
+            raise LoginError("logged out in this tab before the sign-in landed: dropped")
         return tokens
 
     async def fetch(self, request: "ReplayableRequest") -> "Any":
@@ -271,8 +284,9 @@ class AuthSession(SessionCore):
         """The rest of :meth:`logout`, after this tab signed out: the store, the server."""
         revoke: list[TokenSet | None] = [signed_in]
 
-        def clear(_tokens: "TokenSet | None") -> None:
+        def clear(_tokens: "TokenSet | None") -> bool:
             revoke[0] = self._clear_store(signed_in)
+            return True
 
         await self._under_lock(clear, None)
         await self.run(logout_flow(self.config, revoke[0]))
@@ -313,8 +327,9 @@ class AuthSession(SessionCore):
         async with self.lock():
             await self.run(self.refresh_decision(stale or ""))
 
-    async def _under_lock(self, apply: "Callable[[Any], None]", tokens: "TokenSet | None") -> None:
-        """``apply(tokens)`` and write the cross-tab copy, holding the cross-tab lock.
+    async def _under_lock(self, apply: "Callable[[Any], bool]", tokens: "TokenSet | None") -> bool:
+        """``apply(tokens)`` and, if it took effect (``True``), write ``tokens`` to the
+        cross-tab copy, holding the cross-tab lock; tell whether it took effect.
 
         A sign-in or sign-out then never lands in the middle of another tab's
         refresh. If the lock is not granted in time, apply anyway: the page's
@@ -326,8 +341,10 @@ class AuthSession(SessionCore):
         except RefreshUnavailableError:
             lock = None
         try:
-            apply(tokens)
-            await self.store.save_consistent(tokens)
+            applied = apply(tokens)
+            if applied:
+                await self.store.save_consistent(tokens)
+            return applied
         finally:
             if lock is not None:
                 await lock.__aexit__(None, None, None)

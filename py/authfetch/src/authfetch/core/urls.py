@@ -20,7 +20,11 @@ SPECIAL_SCHEMES = ("http", "https", "ws", "wss", "ftp", "file")
 
 def whatwg_clean(url: str) -> str:
     """Trim C0 controls and spaces, drop tabs and newlines, as a browser's URL parser does."""
-    url = "".join(c for c in str(url) if c not in "\t\n\r")
+    url = str(url)
+    clean = url and url[0] > " " and url[-1] > " "
+    if clean and "\t" not in url and "\n" not in url and "\r" not in url:
+        return url  # the common case, checked without a loop in Python
+    url = "".join(c for c in url if c not in "\t\n\r")
     start, end = 0, len(url)
     while start < end and ord(url[start]) <= 0x20:
         start += 1
@@ -81,24 +85,14 @@ def _split_authority(authority: str) -> "tuple[str, int | None]":
     return authority, None
 
 
-def origin(url: str) -> str:
-    """Return the normalised origin ``scheme://host[:port]`` of an absolute URL.
-
-    The scheme's default port is dropped, so ``https://A.example:443/x`` gives
-    ``https://a.example``.
-    """
-    scheme, host, port, _ = split_url(url)
-    if port is None or DEFAULT_PORTS.get(scheme) == port:
-        return scheme + "://" + host
-    return scheme + "://" + host + ":" + str(port)
-
-
 def is_absolute(url: str) -> bool:
     """Tell whether ``url`` starts with a scheme (``http:``, ``https:`` ...)."""
     colon = url.find(":")
     if colon <= 0:
         return False
     scheme = url[:colon]
+    if scheme in ("http", "https"):
+        return True  # the common case, without a loop in Python
     return scheme[0].isalpha() and all(c.isalpha() or c.isdigit() or c in "+-." for c in scheme)
 
 
@@ -156,9 +150,25 @@ def remove_dot_segments(path: str) -> str:
     return "/" + "/".join(out)
 
 
+def endpoint_key(url: str) -> "tuple[str, str]":
+    """``(origin, path)`` of an absolute URL: what names an endpoint (query ignored)."""
+    scheme, host, port, rest = split_url(url)
+    if port is None or DEFAULT_PORTS.get(scheme) == port:
+        root = scheme + "://" + host
+    else:
+        root = scheme + "://" + host + ":" + str(port)
+    return root, _path_and_query(rest)[0]
+
+
+def origin(url: str) -> str:
+    """Return the normalised origin ``scheme://host[:port]`` of an absolute URL.
+
+    The scheme's default port is dropped, so ``https://A.example:443/x`` gives
+    ``https://a.example``.
+    """
+    return endpoint_key(url)[0]
+
+
 def same_endpoint(a: str, b: str) -> bool:
     """Tell whether two absolute URLs name the same endpoint (query ignored)."""
-    return (
-        origin(a) == origin(b)
-        and _path_and_query(split_url(a)[3])[0] == (_path_and_query(split_url(b)[3])[0])
-    )
+    return endpoint_key(a) == endpoint_key(b)
