@@ -296,6 +296,39 @@ def test_logout_wins_over_a_login_of_the_same_tab_still_on_its_way():
     assert issued_to_login and issued_to_login[0] not in rig.server.live_refresh  # revoked
 
 
+def test_logout_ends_a_sign_in_this_tab_adopted_while_the_logout_waited_for_the_lock():
+    """Tab B's login lands while tab A's logout waits for the lock, and A hears of it at
+    once: A's logout still ends with A, B and the store signed out (found by the soak)."""
+    rig = Tabs()
+    a, b = rig.tabs
+    rig.server.expire(rig.initial.access_token)
+    save = rig.store.save
+
+    def save_and_tell_a(tokens):
+        save(tokens)
+        if b.machine.tokens is tokens:
+            rig.storage_event(a)  # the storage event reaches A before its logout's clear
+
+    rig.store.save = save_and_tell_a
+
+    async def scenario():
+        rig.transport.hold("/auth/refresh")
+        request = asyncio.create_task(a.fetch(get("/api/items")))
+        await rig.transport.arrived("/auth/refresh")
+        login = asyncio.create_task(b.login("demo", "demo-pass"))
+        while not rig.server.calls("/auth/login"):
+            await yield_to_loop()
+        await yield_to_loop()
+        logout = asyncio.create_task(a.logout())
+        await yield_to_loop()
+        rig.transport.release("/auth/refresh")
+        return await asyncio.gather(request, login, logout, return_exceptions=True)
+
+    asyncio.run(scenario())
+    rig.storage_event(b)
+    assert rig.store.load() is None and a.tokens is None and b.tokens is None
+
+
 # -- 7. leeway is clamped below the lifetime -------------------------------------------------
 
 

@@ -286,6 +286,8 @@ class AuthSession(SessionCore):
 
         def clear(_tokens: "TokenSet | None") -> bool:
             revoke[0] = self._clear_store(signed_in)
+            # A session this tab adopted while the logout waited for the lock ends too.
+            self._emit_all(self.machine.sign_out(LOGGED_OUT))
             return True
 
         await self._under_lock(clear, None)
