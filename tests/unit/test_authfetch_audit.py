@@ -329,6 +329,30 @@ def test_logout_ends_a_sign_in_this_tab_adopted_while_the_logout_waited_for_the_
     assert rig.store.load() is None and a.tokens is None and b.tokens is None
 
 
+def test_refresh_answer_dropped_by_a_logout_never_leaves_its_spent_token_to_another_tab():
+    """Tab A logs out while its refresh flies and tab B waits for the lock to refresh the
+    same tokens: A's dropped answer clears the store under the lock, so B never presents
+    the refresh token the server just rotated (found by the property soak)."""
+    rig = Tabs()
+    a, b = rig.tabs
+    rig.server.expire(rig.initial.access_token)
+
+    async def scenario():
+        rig.transport.hold("/auth/refresh")
+        request = asyncio.create_task(a.fetch(get("/api/items")))
+        await rig.transport.arrived("/auth/refresh")
+        waiting = asyncio.create_task(b.refresh())
+        await yield_to_loop()
+        logout = asyncio.create_task(a.logout())
+        await yield_to_loop()
+        rig.transport.release("/auth/refresh")
+        return await asyncio.gather(request, waiting, logout, return_exceptions=True)
+
+    asyncio.run(scenario())
+    assert rig.server.refresh_calls == 1
+    assert rig.store.load() is None and a.tokens is None and b.tokens is None
+
+
 # -- 7. leeway is clamped below the lifetime -------------------------------------------------
 
 

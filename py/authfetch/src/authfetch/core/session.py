@@ -202,19 +202,35 @@ class SessionCore:
         try:
             fresh = yield from refresh_call(self.config, flight, self.clock.now)
         except SessionExpiredError as refused:
-            self._emit_all(machine.overtaken(flight, (yield Load())))
+            latest = yield Load()
+            self._emit_all(machine.overtaken(flight, latest))
             if self._emit_all(machine.refresh_refused(flight, refused)):
                 self.store.clear()
                 yield Persist(None)
                 raise
+            yield from self._drop_spent(flight, latest)
             return
         except RefreshUnavailableError as unavailable:
             self._emit_all(machine.refresh_kept(flight, unavailable))
             raise
-        self._emit_all(machine.overtaken(flight, (yield Load())))
+        latest = yield Load()
+        self._emit_all(machine.overtaken(flight, latest))
         if self._emit_all(machine.refresh_done(flight, fresh)):
             self.store.save(fresh)
             yield Persist(fresh)
+        else:
+            yield from self._drop_spent(flight, latest)
+
+    def _drop_spent(self, flight: "TokenSet", latest: "TokenSet | None") -> "Flow":
+        """The answer for ``flight`` was dropped because this tab ended its sign-in while
+        the refresh flew (a logout): if the store still offers ``flight``'s sign-in,
+        clear it now, under the lock this flight holds — the server has spent that
+        refresh token, and another tab waiting for the lock must not present it again.
+        (The logout clears the store too; this only does it before the lock moves on.)
+        """
+        if self.machine.is_dead(flight) and flight.same_login(latest):
+            self.store.clear()
+            yield Persist(None)
 
     def _after_refresh(self, stale: "str | None") -> "TokenSet | None":
         """The tokens to use for ``stale`` now: ``None`` if it still needs a refresh."""
