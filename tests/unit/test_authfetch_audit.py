@@ -353,6 +353,45 @@ def test_refresh_answer_dropped_by_a_logout_never_leaves_its_spent_token_to_anot
     assert rig.store.load() is None and a.tokens is None and b.tokens is None
 
 
+def test_ended_sign_in_found_by_a_storage_event_is_cleared_only_under_the_lock():
+    """Tab A logged out and hears a storage event while tab B's refresh of that sign-in
+    holds the lock: A's clean-up waits for the lock, so the store is never cleared and
+    then written again with the same sign-in (found by the property soak)."""
+    rig = Tabs()
+    a, b = rig.tabs
+    rig.server.expire(rig.initial.access_token)
+    history = []
+    save, clear = rig.store.save, rig.store.clear
+
+    def save_recorded(tokens):
+        history.append(("save", tokens.login))
+        save(tokens)
+
+    def clear_recorded():
+        stored = rig.store.load()
+        history.append(("clear", stored.login if stored else None))
+        clear()
+
+    rig.store.save, rig.store.clear = save_recorded, clear_recorded
+
+    async def scenario():
+        rig.transport.hold("/auth/refresh")
+        request = asyncio.create_task(b.fetch(get("/api/items")))
+        await rig.transport.arrived("/auth/refresh")
+        logout = asyncio.create_task(a.logout())
+        await yield_to_loop()
+        rig.storage_event(a)  # some earlier write reaches A now
+        await yield_to_loop()
+        rig.transport.release("/auth/refresh")
+        return await asyncio.gather(request, logout, return_exceptions=True)
+
+    asyncio.run(scenario())
+    cleared = [login for op, login in history if op == "clear" and login]
+    for login in cleared:
+        first_clear = history.index(("clear", login))
+        assert ("save", login) not in history[first_clear:], history
+
+
 # -- 7. leeway is clamped below the lifetime -------------------------------------------------
 
 

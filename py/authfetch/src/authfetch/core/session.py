@@ -122,7 +122,18 @@ class SessionCore:
         """
         self._emit_all(self.machine.adopt(tokens))
         if self.machine.is_dead(self.store.load()):
-            self.store.clear()
+            self._clear_dead()
+
+    def _clear_dead(self) -> None:
+        """Remove a sign-in this tab knows has ended from the store (the sync driver: now)."""
+        self.store.clear()
+
+    def _clear_if_dead(self, _tokens: "TokenSet | None" = None) -> bool:
+        """Clear the store if it (still) holds a sign-in this tab knows has ended."""
+        if not self.machine.is_dead(self.store.load()):
+            return False
+        self.store.clear()
+        return True
 
     def on_external_logout(self) -> None:
         """Another tab cleared the session: forget it, ``on_logout("external")`` once."""
@@ -264,8 +275,22 @@ class AuthSession(SessionCore):
         self.transport = transport
         self.lock: LockFactory = lock or no_lock
         self.gate = RefreshGate()
+        self._cleanup: asyncio.Task | None = None
 
     clock: "Clock"
+
+    def _clear_dead(self) -> None:
+        """Remove an ended sign-in from the store under the cross-tab lock, like every
+        other write: a refresh holding the lock re-reads and commits before this runs,
+        so nothing clears the store in the middle of it (found by the property soak)."""
+        try:  # a storage event's handler runs outside any task: the tab's loop
+            loop = asyncio.get_event_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None or getattr(loop, "is_closed", lambda: False)():
+            self._clear_if_dead()  # no loop to wait for the lock on (a test): at once
+            return
+        self._cleanup = loop.create_task(self._under_lock(self._clear_if_dead, None))
 
     async def login(self, username: str, password: str) -> "TokenSet":
         """Sign in and store the tokens (under the cross-tab lock); ``LoginError`` if refused,
