@@ -75,7 +75,9 @@ def render(
     lines = [
         "## Results",
         "",
-        f"Measured {when} with `{command}` in {elapsed_s:.0f} s.",
+        f"Measured {when} with `{command}` in {elapsed_s:.0f} s. `make bench` then runs the"
+        " server's load test ([load-results.md](load-results.md)) and the long browser fault"
+        " soak ([soak-results.md](soak-results.md)), each with its own page.",
         "",
         "| machine | |",
         "| --- | --- |",
