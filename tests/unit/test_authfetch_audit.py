@@ -260,6 +260,23 @@ async def _login_bypassing_the_lock(session: AuthSession):
     return tokens
 
 
+async def _login_then_logout_while_a_refreshes(rig: Tabs, signing_in: AuthSession) -> list:
+    """Tab 0 refreshes (holding the lock); ``signing_in`` logs in (answered, its commit
+    waiting for the lock); tab 0 logs out; then the refresh answers. The three outcomes."""
+    a = rig.tabs[0]
+    rig.transport.hold("/auth/refresh")
+    request = asyncio.create_task(a.fetch(get("/api/items")))
+    await rig.transport.arrived("/auth/refresh")
+    login = asyncio.create_task(signing_in.login("demo", "demo-pass"))
+    while not rig.server.calls("/auth/login"):
+        await yield_to_loop()
+    await yield_to_loop()
+    logout = asyncio.create_task(a.logout())
+    await yield_to_loop()
+    rig.transport.release("/auth/refresh")
+    return await asyncio.gather(request, login, logout, return_exceptions=True)
+
+
 def test_logout_wins_over_a_login_of_the_same_tab_still_on_its_way():
     """A login answered but still waiting for the lock (another refresh holds it) when the
     user logs out in that tab is dropped: tab and store end signed out, the login rejects
@@ -277,20 +294,7 @@ def test_logout_wins_over_a_login_of_the_same_tab_still_on_its_way():
 
     rig.server._login = login_recorded
 
-    async def scenario():
-        rig.transport.hold("/auth/refresh")
-        request = asyncio.create_task(a.fetch(get("/api/items")))
-        await rig.transport.arrived("/auth/refresh")
-        login = asyncio.create_task(a.login("demo", "demo-pass"))
-        while not rig.server.calls("/auth/login"):
-            await yield_to_loop()
-        await yield_to_loop()
-        logout = asyncio.create_task(a.logout())
-        await yield_to_loop()
-        rig.transport.release("/auth/refresh")
-        return await asyncio.gather(request, login, logout, return_exceptions=True)
-
-    _request, login, _logout = asyncio.run(scenario())
+    _request, login, _logout = asyncio.run(_login_then_logout_while_a_refreshes(rig, a))
     assert isinstance(login, LoginError)
     assert a.tokens is None and rig.store.load() is None
     assert issued_to_login and issued_to_login[0] not in rig.server.live_refresh  # revoked
@@ -311,20 +315,7 @@ def test_logout_ends_a_sign_in_this_tab_adopted_while_the_logout_waited_for_the_
 
     rig.store.save = save_and_tell_a
 
-    async def scenario():
-        rig.transport.hold("/auth/refresh")
-        request = asyncio.create_task(a.fetch(get("/api/items")))
-        await rig.transport.arrived("/auth/refresh")
-        login = asyncio.create_task(b.login("demo", "demo-pass"))
-        while not rig.server.calls("/auth/login"):
-            await yield_to_loop()
-        await yield_to_loop()
-        logout = asyncio.create_task(a.logout())
-        await yield_to_loop()
-        rig.transport.release("/auth/refresh")
-        return await asyncio.gather(request, login, logout, return_exceptions=True)
-
-    asyncio.run(scenario())
+    asyncio.run(_login_then_logout_while_a_refreshes(rig, b))
     rig.storage_event(b)
     assert rig.store.load() is None and a.tokens is None and b.tokens is None
 
