@@ -202,6 +202,14 @@ class Tabs:
             for hooks in self.hooks
         ]
 
+    async def refresh_in_flight(self, tab: AuthSession) -> asyncio.Task:
+        """Hold the refresh endpoint and start a request in ``tab`` that needs a refresh;
+        its task, once the refresh call has arrived (``tab`` holds the lock then)."""
+        self.transport.hold("/auth/refresh")
+        request = asyncio.create_task(tab.fetch(get("/api/items")))
+        await self.transport.arrived("/auth/refresh")
+        return request
+
     def storage_event(self, tab: AuthSession) -> None:
         """Deliver the store's current value to ``tab`` as a ``storage`` event would."""
         tab.adopt(self.store.load())
@@ -215,9 +223,7 @@ def test_late_refresh_in_one_tab_never_overwrites_a_new_sign_in_in_another():
     rig.server.expire(rig.initial.access_token)
 
     async def scenario():
-        rig.transport.hold("/auth/refresh")
-        request = asyncio.create_task(a.fetch(get("/api/items")))
-        await rig.transport.arrived("/auth/refresh")
+        request = await rig.refresh_in_flight(a)
         login = asyncio.create_task(b.login("demo", "demo-pass"))
         await yield_to_loop()
         rig.transport.release("/auth/refresh")
@@ -264,9 +270,7 @@ async def _login_then_logout_while_a_refreshes(rig: Tabs, signing_in: AuthSessio
     """Tab 0 refreshes (holding the lock); ``signing_in`` logs in (answered, its commit
     waiting for the lock); tab 0 logs out; then the refresh answers. The three outcomes."""
     a = rig.tabs[0]
-    rig.transport.hold("/auth/refresh")
-    request = asyncio.create_task(a.fetch(get("/api/items")))
-    await rig.transport.arrived("/auth/refresh")
+    request = await rig.refresh_in_flight(a)
     login = asyncio.create_task(signing_in.login("demo", "demo-pass"))
     while not rig.server.calls("/auth/login"):
         await yield_to_loop()
@@ -329,9 +333,7 @@ def test_refresh_answer_dropped_by_a_logout_never_leaves_its_spent_token_to_anot
     rig.server.expire(rig.initial.access_token)
 
     async def scenario():
-        rig.transport.hold("/auth/refresh")
-        request = asyncio.create_task(a.fetch(get("/api/items")))
-        await rig.transport.arrived("/auth/refresh")
+        request = await rig.refresh_in_flight(a)
         waiting = asyncio.create_task(b.refresh())
         await yield_to_loop()
         logout = asyncio.create_task(a.logout())
@@ -366,9 +368,7 @@ def test_ended_sign_in_found_by_a_storage_event_is_cleared_only_under_the_lock()
     rig.store.save, rig.store.clear = save_recorded, clear_recorded
 
     async def scenario():
-        rig.transport.hold("/auth/refresh")
-        request = asyncio.create_task(b.fetch(get("/api/items")))
-        await rig.transport.arrived("/auth/refresh")
+        request = await rig.refresh_in_flight(b)
         logout = asyncio.create_task(a.logout())
         await yield_to_loop()
         rig.storage_event(a)  # some earlier write reaches A now
