@@ -271,8 +271,7 @@ def test_second_setup_and_close_let_go_of_every_listener(
     page.evaluate("authfetch.close()")
     assert page.evaluate("typeof window.authfetch") == "undefined"
     seen = len(page.evaluate("window.__events"))
-    page.evaluate(STORAGE_REMOVED)
-    page.evaluate("new Promise(r => setTimeout(r, 50))")  # let any listener run
+    page.evaluate(STORAGE_REMOVED)  # a listener left would record its event right here
     assert len(page.evaluate("window.__events")) == seen
 
 
@@ -408,9 +407,10 @@ def test_logout_wins_over_a_refresh_that_lands_during_it(
     bridge_login(page)
     page.route("**/auth/refresh", lambda route: held.append(route))
     expire_access_token(fresh_server)
-    page.evaluate(FETCH_ME_IN_BACKGROUND)
-    while not held:  # the refresh is on its way (held at the network)
-        page.wait_for_timeout(20)
+    with page.expect_request("**/auth/refresh"):  # the refresh is on its way...
+        page.evaluate(FETCH_ME_IN_BACKGROUND)
+    while not held:  # ...and held at the network once its route handler has run
+        page.evaluate("0")
     page.evaluate("window.__holdLoggedOutCopy = true; window.__logout = authfetch.logout(); 0")
     page.wait_for_function("typeof window.__heldCopy === 'function'")
     held[0].continue_()  # the server rotates; the answer lands in the logout's gap
