@@ -89,10 +89,11 @@ test-firefox: setup $(FIREFOX_NODE_DONE)
 	  cd firefox_tests && AUTHFETCH_FIREFOX="$$firefox" AUTHFETCH_PYTHON="$(abspath $(PY))" \
 	  node --test --test-concurrency=2 --test-timeout=600000 --test-reporter=spec $(FIREFOX_ARGS)
 
+# The load test and the fault soak first: the browser scenarios' results page embeds them.
 bench: setup
+	@$(MAKE) --no-print-directory bench-load bench-soak
 	@chromium=$$(tools/find-chromium.sh) || exit 1; \
 	  AUTHFETCH_CHROMIUM="$$chromium" $(PY) -m bench $(BENCH_ARGS)
-	@$(MAKE) --no-print-directory bench-load bench-soak
 
 # Load test (locust, loopback, about 2.5 min): figures to bench/load-results.md.
 bench-load: setup

@@ -16,12 +16,12 @@ import time
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
+from pytest_authfetch import AuthfetchServer, ServerOptions
 
 from bench.browser import BENCH_DIR, StaticServer, launch
 from bench.deps import SetupError, ensure_peers
 from bench.report import render, update_readme
 from bench.scenarios import SCENARIOS, Bench, Settings, targets
-from e2e_tests.serverproc import ServerProcess
 
 RESULTS = BENCH_DIR / "results.md"
 PARTIAL = BENCH_DIR / "results" / "partial.md"
@@ -64,12 +64,13 @@ def main(argv: list[str]) -> int:
     started = time.perf_counter()
     load_at_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="authfetch-bench-") as tmp:
-        strict = ServerProcess(Path(tmp) / "strict.sqlite3", "--testing", "--reuse-grace", "0")
-        lenient = ServerProcess(Path(tmp) / "default.sqlite3", "--testing")
-        # Start-up pages sit behind the static server; long tokens, so no refresh falls due;
-        # --testing for its login rate limit (each start-up round logs in once per page).
-        long_lived = ServerProcess(
-            Path(tmp) / "startup.sqlite3", "--testing", "--access-ttl", "600"
+        folder = Path(tmp)
+        strict = AuthfetchServer.launch(folder / "strict.sqlite3", ServerOptions(reuse_grace=0))
+        lenient = AuthfetchServer.launch(folder / "default.sqlite3", ServerOptions())
+        # Start-up pages sit behind the static server; long tokens, so no refresh falls due
+        # (with the test controls' login rate limit: each round logs in once per page).
+        long_lived = AuthfetchServer.launch(
+            folder / "startup.sqlite3", ServerOptions(access_ttl=600)
         )
         static = StaticServer(long_lived.url)
         try:

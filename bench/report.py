@@ -75,9 +75,10 @@ def render(
     lines = [
         "## Results",
         "",
-        f"Measured {when} with `{command}` in {elapsed_s:.0f} s. `make bench` then runs the"
-        " server's load test ([load-results.md](load-results.md)) and the long browser fault"
-        " soak ([soak-results.md](soak-results.md)), each with its own page.",
+        f"Measured {when} with `{command}` in {elapsed_s:.0f} s. The server's load test and"
+        " the long browser fault soak, which `make bench` runs first, are at the end of this"
+        " page (their own pages: [load-results.md](load-results.md),"
+        " [soak-results.md](soak-results.md)).",
         "",
         "| machine | |",
         "| --- | --- |",
@@ -96,7 +97,25 @@ def render(
         lines.append(table.markdown())
     if failures:
         lines += ["### Failures", ""] + [f"- {failure}" for failure in failures] + [""]
+    lines += embedded_results()
     return "\n".join(lines)
+
+
+#: The pages of ``make bench-load`` and ``make bench-soak``, embedded in the results page.
+EMBEDDED = ("load-results.md", "soak-results.md")
+
+
+def embedded_results() -> list[str]:
+    """The latest load-test and fault-soak pages (each says when and where it ran), with
+    their headings moved under this page's."""
+    lines: list[str] = []
+    for name in EMBEDDED:
+        path = BENCH_DIR / name
+        if path.exists():
+            text = path.read_text().strip()
+            lines += [("##" + line) if line.startswith("#") else line for line in text.split("\n")]
+            lines.append("")
+    return lines
 
 
 def runtimes_text() -> str:

@@ -18,6 +18,7 @@ from typing import TypeVar
 
 from playwright.sync_api import Browser, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from pytest_authfetch import AuthfetchServer
 
 from bench.browser import (
     AUTH_REFRESH,
@@ -41,7 +42,6 @@ from bench.browser import (
     new_context,
     open_pages,
 )
-from e2e_tests.serverproc import ServerProcess
 
 #: Past the access token's 30 s lifetime plus the server's 5 s leeway.
 EXPIRE_S = 40
@@ -107,8 +107,8 @@ class Bench:
     """What every scenario needs: the browser, the servers and the settings."""
 
     browser: Browser
-    strict: ServerProcess
-    lenient: ServerProcess
+    strict: AuthfetchServer
+    lenient: AuthfetchServer
     static: StaticServer
     settings: Settings
     failures: list[str] = field(default_factory=list)
@@ -162,17 +162,17 @@ class Table:
 # -- small helpers ---------------------------------------------------------------
 
 
-def reset(server: ServerProcess) -> None:
+def reset(server: AuthfetchServer) -> None:
     """No sessions, zero counters, real time, no faults."""
     server.reset()
 
 
-def advance(server: ServerProcess, seconds: float) -> None:
+def advance(server: AuthfetchServer, seconds: float) -> None:
     """Move the server clock forward."""
     server.advance(seconds)
 
 
-def stats(server: ServerProcess) -> dict[str, int]:
+def stats(server: AuthfetchServer) -> dict[str, int]:
     """The server's counters."""
     return dict(server.stats())
 

@@ -1,4 +1,4 @@
-"""Find Debian's Chromium; and the old name of the mock server handle, for callers not yet moved.
+"""Find Debian's Chromium, and the project root.
 
 The server itself is run by the pytest plugin in ``py/pytest-authfetch``
 (:class:`pytest_authfetch.AuthfetchServer`); tests use its fixtures.
@@ -9,8 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
-
-from pytest_authfetch import AuthfetchServer, ServerOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Flags for Debian's Chromium on a machine with no network but the registries.
@@ -38,14 +36,3 @@ def chromium_executable() -> str:
     if found.returncode != 0:
         raise RuntimeError(found.stderr.strip() or "no Chromium found")
     return found.stdout.strip()
-
-
-class ServerProcess(AuthfetchServer):
-    """A started :class:`AuthfetchServer` from raw CLI ``flags`` (``bench/__main__.py``'s call)."""
-
-    def __init__(self, db_path: Path, *flags: str) -> None:
-        """Start the server with a database at ``db_path`` and extra CLI ``flags``."""
-        testing = "--testing" in flags
-        rest = tuple(flag for flag in flags if flag != "--testing")
-        super().__init__(db_path, ServerOptions(testing=testing, args=rest))
-        self.start()

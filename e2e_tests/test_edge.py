@@ -7,6 +7,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from playwright.sync_api import BrowserContext, Page, Route, expect
+from pytest_authfetch import AuthfetchServer
 
 from e2e_tests.conftest import (
     bridge_login,
@@ -17,7 +18,6 @@ from e2e_tests.conftest import (
     serve_page,
     stats,
 )
-from e2e_tests.serverproc import ServerProcess
 
 # (request URL, whether it may carry the bearer). {o} is the server's origin, {h} its
 # host:port, {p} its port. The bearer belongs to the server's origin as the browser
@@ -89,7 +89,7 @@ FETCH_ME_IN_BACKGROUND = (
 
 
 def test_bearer_goes_only_to_the_origin_the_browser_sends_to(
-    new_context, fresh_server: ServerProcess, interpreter: str, page_errors
+    new_context, fresh_server: AuthfetchServer, interpreter: str, page_errors
 ):
     """Every tricky URL is read by the browser's own parser: the bearer is attached exactly
     when the request really goes to the allow-listed origin, and nothing crashes."""
@@ -138,7 +138,7 @@ def test_bearer_goes_only_to_the_origin_the_browser_sends_to(
 
 
 def test_lock_timeout_fails_clearly_and_leaves_no_rejection(
-    page: Page, fresh_server: ServerProcess, interpreter: str
+    page: Page, fresh_server: AuthfetchServer, interpreter: str
 ):
     """While another tab holds the refresh lock past lock_timeout, the request fails with
     RefreshUnavailableError, no unhandled rejection appears, and the session is kept."""
@@ -206,7 +206,7 @@ def open_lab(page: Page, origin: str, interpreter: str, python: str) -> Page:
 
 
 def test_cancelled_lock_waiter_never_holds_the_lock(
-    page: Page, server: ServerProcess, interpreter: str
+    page: Page, server: AuthfetchServer, interpreter: str
 ):
     """A waiter cancelled while queued for the Web Lock withdraws: when the holder lets go,
     the lock is free, not kept by a waiter nobody listens to."""
@@ -255,7 +255,7 @@ STORAGE_REMOVED = (
 
 
 def test_second_setup_and_close_let_go_of_every_listener(
-    page: Page, fresh_server: ServerProcess, interpreter: str
+    page: Page, fresh_server: AuthfetchServer, interpreter: str
 ):
     """A second setup() closes the first client (none of its listeners fires again); the
     new one works; after close() no listener fires and window.authfetch is gone."""
@@ -286,7 +286,7 @@ IDB_COPY = """() => new Promise((resolve) => {
 
 
 def test_local_storage_clear_in_another_tab_signs_out_once(
-    context: BrowserContext, fresh_server: ServerProcess, interpreter: str
+    context: BrowserContext, fresh_server: AuthfetchServer, interpreter: str
 ):
     """localStorage.clear() in another tab (a storage event with key null) signs this tab
     out once, as "external", and clears the IndexedDB copy of the session."""
@@ -335,7 +335,7 @@ js.document.documentElement.dataset.lab = "ready"
 
 
 def test_cancelled_refresh_task_settles_the_callers_promise(
-    page: Page, server: ServerProcess, interpreter: str, page_errors
+    page: Page, server: AuthfetchServer, interpreter: str, page_errors
 ):
     """A request flow whose refresh task is cancelled rejects its JS promise with a named
     error instead of leaving it pending."""
@@ -350,7 +350,7 @@ def test_cancelled_refresh_task_settles_the_callers_promise(
 
 
 def test_refresh_that_never_answers_times_out_and_keeps_the_session(
-    page: Page, fresh_server: ServerProcess, interpreter: str
+    page: Page, fresh_server: AuthfetchServer, interpreter: str
 ):
     """A refresh endpoint that never answers is given up after refresh_timeout (10 s) per
     attempt: the request fails with RefreshUnavailableError and the session is kept."""
@@ -394,7 +394,7 @@ NO_LOGOUT_CALL = '{"logout_endpoint": null}'
 
 
 def test_logout_wins_over_a_refresh_that_lands_during_it(
-    page: Page, fresh_server: ServerProcess, interpreter: str
+    page: Page, fresh_server: AuthfetchServer, interpreter: str
 ):
     """A refresh answer that arrives while logout is still writing its IndexedDB copy is
     dropped: after the logout, storage is empty and a reload starts signed out."""

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import Page, Route, expect
+from pytest_authfetch import AuthfetchServer
 
 from e2e_tests.conftest import READY_TIMEOUT_MS
-from e2e_tests.serverproc import ServerProcess
 
 # Imports the library's package root and core, then marks <html> for the test.
 PROBE = """
@@ -32,7 +32,7 @@ def probe_main(route: Route) -> None:
      ("?interpreter=mpy", "MicroPython", "py")],
 )  # fmt: skip
 def test_interpreter_starts_offline_and_imports_the_library(
-    page: Page, server: ServerProcess, offline_requests, query: str, name: str, other: str
+    page: Page, server: AuthfetchServer, offline_requests, query: str, name: str, other: str
 ):
     """The chosen interpreter starts from vendor/, unpacks authfetch.tar.gz, imports authfetch."""
     page.route("**/py/main.py", probe_main)
@@ -44,7 +44,7 @@ def test_interpreter_starts_offline_and_imports_the_library(
     expect(page.locator("#interpreter-other")).to_have_attribute("href", f"./?interpreter={other}")
 
 
-def test_micropython_page_loads_no_pyodide(page: Page, server: ServerProcess):
+def test_micropython_page_loads_no_pyodide(page: Page, server: AuthfetchServer):
     """The MicroPython page downloads MicroPython's files and none of Pyodide's."""
     urls: list[str] = []
     page.on("request", lambda request: urls.append(request.url))
