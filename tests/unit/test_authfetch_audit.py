@@ -383,6 +383,36 @@ def test_ended_sign_in_found_by_a_storage_event_is_cleared_only_under_the_lock()
         assert ("save", login) not in history[first_clear:], history
 
 
+def test_tab_never_refreshes_tokens_it_adopted_while_waiting_for_the_lock():
+    """Tab B waits for the lock to refresh the same expired token as tab A; A's new tokens
+    reach B by a storage event before B gets the lock: B uses them, no second refresh
+    (found by the property test's "not due" invariant and the three-tab test)."""
+    rig = Tabs()
+    a, b = rig.tabs
+    rig.server.expire(rig.initial.access_token)
+    save = rig.store.save
+
+    def save_and_tell_b(tokens):
+        save(tokens)
+        rig.storage_event(b)  # A's new tokens reach B while B waits for the lock
+
+    rig.store.save = save_and_tell_b
+
+    async def scenario():
+        request = await rig.refresh_in_flight(a)
+        waiting = asyncio.create_task(b.fetch(get("/api/items")))
+        while not b.gate.busy:  # B got its 401 and leads a flight, queued for the lock
+            await yield_to_loop()
+        await yield_to_loop()
+        rig.transport.release("/auth/refresh")
+        await request
+        return await waiting
+
+    response = asyncio.run(scenario())
+    assert response.status == 200
+    assert rig.server.refresh_calls == 1 and b.tokens == a.tokens == rig.store.load()
+
+
 # -- 7. leeway is clamped below the lifetime -------------------------------------------------
 
 
