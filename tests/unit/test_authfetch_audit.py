@@ -210,6 +210,18 @@ class Tabs:
         await self.transport.arrived("/auth/refresh")
         return request
 
+    def tell_at_once(self, tab: AuthSession, when=lambda tokens: True) -> None:
+        """From now on a save (of tokens for which ``when(tokens)``) reaches ``tab`` as a
+        ``storage`` event at once, before anything else runs."""
+        save = self.store.save
+
+        def save_and_tell(tokens):
+            save(tokens)
+            if when(tokens):
+                self.storage_event(tab)
+
+        self.store.save = save_and_tell
+
     def storage_event(self, tab: AuthSession) -> None:
         """Deliver the store's current value to ``tab`` as a ``storage`` event would."""
         tab.adopt(self.store.load())
@@ -310,14 +322,8 @@ def test_logout_ends_a_sign_in_this_tab_adopted_while_the_logout_waited_for_the_
     rig = Tabs()
     a, b = rig.tabs
     rig.server.expire(rig.initial.access_token)
-    save = rig.store.save
-
-    def save_and_tell_a(tokens):
-        save(tokens)
-        if b.machine.tokens is tokens:
-            rig.storage_event(a)  # the storage event reaches A before its logout's clear
-
-    rig.store.save = save_and_tell_a
+    # B's sign-in reaches A by a storage event before A's logout clears the store.
+    rig.tell_at_once(a, when=lambda tokens: b.machine.tokens is tokens)
 
     asyncio.run(_login_then_logout_while_a_refreshes(rig, b))
     rig.storage_event(b)
@@ -390,13 +396,7 @@ def test_tab_never_refreshes_tokens_it_adopted_while_waiting_for_the_lock():
     rig = Tabs()
     a, b = rig.tabs
     rig.server.expire(rig.initial.access_token)
-    save = rig.store.save
-
-    def save_and_tell_b(tokens):
-        save(tokens)
-        rig.storage_event(b)  # A's new tokens reach B while B waits for the lock
-
-    rig.store.save = save_and_tell_b
+    rig.tell_at_once(b)  # A's new tokens reach B while B waits for the lock
 
     async def scenario():
         request = await rig.refresh_in_flight(a)
