@@ -8,6 +8,9 @@ import { INTERPRETERS, fetchStatuses, login, sceneTest, state, useFirefox, waitF
 
 // A storage event reaches the other tabs at once; a logout follows it within a second.
 const STORAGE_EVENT_MS = 5_000;
+// The demo page has shown the user's items (or that there are none): its own loads are over.
+const DEMO_LOADED = () =>
+  !document.getElementById('items-empty').hidden || document.getElementById('items').children.length > 0;
 // Long-lived access tokens: no proactive refresh while a busy machine opens the tabs.
 const env = useFirefox('--reuse-grace', '0', '--access-ttl', '600');
 
@@ -19,7 +22,12 @@ for (const interpreter of INTERPRETERS) {
       const first = await scene.open();
       await login(first);
       const others = await scene.openTabs(2);
-      for (const tab of others) assert.equal((await state(tab)).loggedIn, true);
+      for (const tab of others) {
+        assert.equal((await state(tab)).loggedIn, true);
+        // The demo's own loads (/api/me, then /api/items) are done: a bearer they sent
+        // just before the logout reached this tab is not one sent "after" it.
+        await waitFor(tab, DEMO_LOADED);
+      }
       const sentBefore = scene.requests.length;
       await first.evaluate(() => window.authfetch.logout());
       for (const tab of others) {
