@@ -41,6 +41,7 @@ from authfetch.core import (
     SyncAuthSession,
     TokenSet,
     TransportError,
+    default_leeway,
     split_url,
 )
 
@@ -48,8 +49,8 @@ API = "https://api.example"
 FOREIGN = "https://elsewhere.example"
 USERS = {"demo": "demo-pass", "other": "other-pass"}
 ACCESS_TTL = 60.0
-#: The core's default leeway for a 60 s token (a third of it): a refresh is due from then.
-DUE_BEFORE_EXPIRY = 20.0
+#: How long before expiry a refresh falls due: the core's default leeway for these tokens.
+DUE_BEFORE_EXPIRY = default_leeway(ACCESS_TTL)
 
 settings.register_profile(
     "ci",
@@ -161,11 +162,10 @@ class Server:
             self.presented.append(token)
             age = self.clock.t - self.issued_at.get(token, self.clock.t)
             record = self.refresh_tokens.get(token)
-            revoked = record is not None and self.families[record["family"]]["revoked"]
-            if age < ACCESS_TTL - DUE_BEFORE_EXPIRY and not revoked:
-                self.needless_refreshes.append(token)
             if record is None or self.families[record["family"]]["revoked"]:
                 return 400, {"error": "invalid_grant"}, None
+            if age < ACCESS_TTL - DUE_BEFORE_EXPIRY:
+                self.needless_refreshes.append(token)
             if record["used"]:
                 self.families[record["family"]]["revoked"] = True
                 return 400, {"error": "invalid_grant"}, None
