@@ -4,6 +4,7 @@ import pytest
 from authfetch_fakes import START, FakeResponse
 
 from authfetch.core import (
+    DEFAULT_REFRESH_TIMEOUT,
     AuthConfig,
     ReadJson,
     Refresh,
@@ -92,7 +93,7 @@ def test_refresh_flow_backs_off_between_attempts():
     send = next(flow)
     assert isinstance(send, Send) and send.request.json() == {"refresh_token": "rA"}
     assert send.request.url == "https://a.example/auth/refresh"
-    assert send.request.role == "refresh" and send.timeout == 10.0
+    assert send.request.role == "refresh" and send.timeout == DEFAULT_REFRESH_TIMEOUT
     sleep = flow.send(FakeResponse(503))
     assert isinstance(sleep, Sleep) and sleep.seconds == 0.25
     assert isinstance(flow.send(None), Send)

@@ -15,6 +15,7 @@ from .errors import (
     RefreshUnavailableError,
     SessionExpiredError,
     TransportError,
+    TransportTimeoutError,
 )
 from .events import (
     ROLE_API,
@@ -100,6 +101,7 @@ __all__ = [
     "SystemSyncClock",
     "TokenSet",
     "TransportError",
+    "TransportTimeoutError",
     "answer_event",
     "backoff_delay",
     "body_bytes",

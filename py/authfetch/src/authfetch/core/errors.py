@@ -71,6 +71,14 @@ class TransportError(Exception):
     """
 
 
+class TransportTimeoutError(TransportError):
+    """No answer came within the send's timeout (the request may have reached the server).
+
+    A refresh that timed out is retried at once, with no backoff: the server may
+    have rotated already, and the retry must land inside its reuse grace.
+    """
+
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any

@@ -14,8 +14,10 @@ from .errors import (
     RefreshUnavailableError,
     SessionExpiredError,
     TransportError,
+    TransportTimeoutError,
 )
 from .events import ROLE_LOGIN, ROLE_LOGOUT, ROLE_REFRESH
+from .fresh import just_refreshed
 from .policy import REFRESH_OK, REFRESH_SESSION_OVER, classify_refresh_status
 from .request import ReplayableRequest
 
@@ -32,7 +34,9 @@ def request_flow(
     A request to a non-allow-listed origin, to the refresh/login endpoint, or
     with its own ``Authorization`` header is sent untouched and never retried.
     A 401 for a token that has been replaced meanwhile is replayed with the
-    current token without any refresh. A second 401 is returned as is. A
+    current token without any refresh. A second 401 is returned as is, and so
+    is a 401 for a token a refresh issued moments ago (:func:`.fresh.just_refreshed`:
+    at most one refresh per token, however many requests meet a 401 with it). A
     streaming body raises ``NotReplayableError`` instead of a replay (after the
     refresh, so a rebuilt request will succeed).
     """
@@ -46,6 +50,8 @@ def request_flow(
     response = yield Send(sent)
     if sent.token is None or not config.should_retry(sent, response):
         return response
+    if just_refreshed(machine.tokens, sent.token, now()):
+        return response  # the server issued this token moments ago: a refresh will not help
     fresh = yield from _token_for_retry(sent.token, machine)
     if fresh is None:
         return response
@@ -103,19 +109,23 @@ def refresh_call(config: "AuthConfig", tokens: "TokenSet", now: "Now") -> "Flow"
     Any 4xx but 408/425/429 raises ``SessionExpiredError`` at once. A network
     error, a timeout (``config.refresh_timeout``) and 5xx are retried
     ``config.refresh_attempts`` times in all, with ``Sleep`` commands in
-    between, then raise ``RefreshUnavailableError``. A response without a
+    between — none after a timeout: the server may have rotated already, and the
+    retry of the same refresh token must land inside its reuse grace — then
+    raise ``RefreshUnavailableError``. A response without a
     refresh token keeps the old one. Only the transport's own error
     (``TransportError``) counts as a network failure: a bug elsewhere surfaces.
     """
     request = refresh_request(config, tokens.refresh_token or "")
     status = None
+    timed_out = False
     for attempt in range(config.refresh_attempts):
-        if attempt:
+        if attempt and not timed_out:
             yield Sleep(config.backoff(attempt - 1))
         try:
             response = yield Send(request, config.refresh_timeout)
-        except TransportError:
+        except TransportError as exc:
             status = None
+            timed_out = isinstance(exc, TransportTimeoutError)
             continue
         status = response.status
         verdict = classify_refresh_status(status)

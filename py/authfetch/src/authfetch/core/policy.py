@@ -18,8 +18,9 @@ REFRESH_UNAVAILABLE = "unavailable"
 #: 4xx answers that say "try later", not "your grant is dead".
 TRANSIENT_4XX = (408, 425, 429)
 
-#: Default bound of one refresh call, in seconds (auth0-spa-js uses 10 s too).
-DEFAULT_REFRESH_TIMEOUT = 10.0
+#: Default bound of one refresh call, in seconds. A timed-out refresh is retried at once,
+#: so timeout + retry (about 5 s) fit well inside a 10 s reuse grace (README: "reuse grace").
+DEFAULT_REFRESH_TIMEOUT = 5.0
 
 
 def classify_refresh_status(status: int) -> str:

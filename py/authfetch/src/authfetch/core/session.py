@@ -18,10 +18,12 @@ from .errors import (
     RefreshUnavailableError,
     SessionExpiredError,
     TransportError,
+    TransportTimeoutError,
 )
 from .events import LOGOUT, REFRESH_ERROR, TOKENS, answer_event, send_event
 from .flow import login_flow, logout_flow, refresh_call, request_flow
 from .gate import RefreshGate, run_detached
+from .lease import tab_lock
 from .machine import EXTERNAL, LOGGED_OUT, SessionMachine
 from .ports import MemoryStore, SystemClock, no_lock
 
@@ -238,8 +240,14 @@ class SessionCore:
         clear it now, under the lock this flight holds — the server has spent that
         refresh token, and another tab waiting for the lock must not present it again.
         (The logout clears the store too; this only does it before the lock moves on.)
+        The page store is read again first: if it already holds another sign-in (another
+        tab's, written after the consistent copy was read), that one is left alone.
         """
-        if self.machine.is_dead(flight) and flight.same_login(latest):
+        if (
+            self.machine.is_dead(flight)
+            and flight.same_login(latest)
+            and _page_store_allows(self.store, flight)
+        ):
             self.store.clear()
             yield Persist(None)
 
@@ -251,6 +259,13 @@ class SessionCore:
         if stale is not None and tokens.access_token != stale:
             return tokens
         return None
+
+
+def _page_store_allows(store: "Store", flight: "TokenSet") -> bool:
+    """Tell whether the page store holds ``flight``'s sign-in or nothing (so clearing it
+    wipes no other sign-in)."""
+    stored = store.load()
+    return stored is None or flight.same_login(stored)
 
 
 class AuthSession(SessionCore):
@@ -273,7 +288,7 @@ class AuthSession(SessionCore):
     ) -> None:
         super().__init__(config, store, clock or SystemClock(), machine)
         self.transport = transport
-        self.lock: LockFactory = lock or no_lock
+        self.lock: LockFactory = lock or tab_lock(self.store, self.clock) or no_lock
         self.gate = RefreshGate()
         self._cleanup: asyncio.Task | None = None
 
@@ -444,7 +459,7 @@ class AuthSession(SessionCore):
                 sending = self.transport.send(request, command.timeout)
                 response = await asyncio.wait_for(sending, command.timeout)
         except asyncio.TimeoutError:  # noqa: UP041 - MicroPython's is not the builtin one
-            error = TransportError("no answer in " + str(command.timeout) + " s")
+            error = TransportTimeoutError("no answer in " + str(command.timeout) + " s")
             self.emit(answer_event(request, None, error))
             raise error  # noqa: B904 - MicroPython prints a warning for chained raises
         except TransportError as exc:

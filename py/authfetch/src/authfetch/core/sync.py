@@ -4,6 +4,7 @@ from .commands import Load, Persist, ReadJson, Refresh, Send, Sleep
 from .errors import AuthFetchError, RefreshUnavailableError, TransportError
 from .events import answer_event, send_event
 from .flow import login_flow, logout_flow
+from .lease import lease_for
 from .machine import REFRESHING
 from .ports import SystemSyncClock
 from .session import SessionCore, new_login_id
@@ -22,8 +23,11 @@ class SyncAuthSession(SessionCore):
     has a refresh in flight (that refresh already presented the refresh token;
     a second one would be reuse): it raises ``RefreshUnavailableError`` and the
     session is kept. Its own refresh blocks the page, so nothing else of the
-    tab can start one meanwhile; a race with another tab is left to the
-    server's reuse grace.
+    tab can start one meanwhile. Against other tabs it takes the store's lease
+    (:mod:`.lease`, a store shared by tabs only) without waiting: first it
+    adopts what another tab stored; if the lease is held elsewhere, it does not
+    refresh (``RefreshUnavailableError``, session kept) — it never relies on
+    the server's reuse grace.
     """
 
     def __init__(
@@ -36,6 +40,7 @@ class SyncAuthSession(SessionCore):
     ) -> None:
         super().__init__(config, store, clock or SystemSyncClock(), machine)
         self.transport = transport
+        self.lease = lease_for(self.store, self.clock)
 
     clock: "SyncClock"
 
@@ -78,11 +83,31 @@ class SyncAuthSession(SessionCore):
             raise RefreshUnavailableError(
                 "a refresh is in flight on the async side; synchronous code cannot wait for it"
             )
-        self.run(self.refresh_decision(stale or ""))
+        self._refresh_under_lease(stale or "")
         current = self._after_refresh(stale)
         if current is None:
             raise RefreshUnavailableError("the refresh did not replace the token")
         return current
+
+    def _refresh_under_lease(self, stale: str) -> None:
+        """The refresh decision for ``stale``, holding the store's lease if it has one."""
+        lease = self.lease
+        if lease is None:
+            self.run(self.refresh_decision(stale))
+            return
+        stored = self.store.load()
+        if stored is not None:  # another tab may have refreshed: use what it stored
+            self._emit_all(self.machine.adopt(stored))
+            if self._after_refresh(stale) is not None:
+                return
+        if not lease.try_take():
+            raise RefreshUnavailableError(
+                "another tab is refreshing; synchronous code does not refresh meanwhile"
+            )
+        try:
+            self.run(self.refresh_decision(stale))
+        finally:
+            lease.give_back()
 
     def run(self, flow: "Flow") -> "Any":
         """Drive ``flow`` with this session's ports; return its outcome."""

@@ -3,6 +3,7 @@
 import json
 
 from .expiry import default_leeway, estimate_skew, needs_refresh
+from .order import server_order
 
 _FIELDS = (
     "access_token",
@@ -165,7 +166,9 @@ class TokenSet:
     def is_newer_than(self, other: "TokenSet | None") -> bool:
         """Tell whether these tokens replace ``other``: another sign-in, or a later refresh of it.
 
-        A different sign-in counts as newer: it was written after ours (sign-ins
+        Within a sign-in, the one the server issued last (:func:`.order.server_order`,
+        falling back to the refresh count for opaque tokens). A different sign-in
+        counts as newer: it was written after ours (sign-ins
         and refreshes are written under the cross-tab lock, storage events arrive
         in write order), and the last one written is the one every tab keeps.
         """
@@ -173,6 +176,9 @@ class TokenSet:
             return True
         if not self.same_login(other):
             return True
+        order = server_order(self, other)  # what the server says first (``iat``), see .order
+        if order:
+            return order > 0
         return self.version > other.version
 
     def __eq__(self, other: object) -> bool:

@@ -7,6 +7,7 @@ import time
 import js
 
 from authfetch.core import (
+    DEFAULT_REFRESH_TIMEOUT,
     STORAGE_KEY,
     AuthConfig,
     AuthSession,
@@ -44,7 +45,7 @@ OPTIONS = {
     "allowed_origins": None,  # origins that get the bearer (default: api_base's)
     "leeway": None,  # seconds before expiry to refresh (default per token)
     "refresh_attempts": 3,  # tries for a refresh meeting a network error or 5xx
-    "refresh_timeout": 10.0,  # seconds before a refresh call without an answer is aborted
+    "refresh_timeout": DEFAULT_REFRESH_TIMEOUT,  # s before a refresh without an answer aborts
     "lock_timeout": 10.0,  # seconds to wait for the cross-tab lock
     "login_url": None,  # a page to send the browser to when the session ends
 }

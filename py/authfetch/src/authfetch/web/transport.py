@@ -4,7 +4,7 @@ import json
 
 import js
 
-from authfetch.core import ReplayableRequest, TransportError
+from authfetch.core import ReplayableRequest, TransportError, TransportTimeoutError
 from authfetch.web.ffi import SETTLER, H, bytes_from_js, bytes_to_js, settled_fetch
 
 TYPE_CHECKING = False
@@ -58,7 +58,9 @@ class Response:
 
 def transport_error(reason: "Any") -> TransportError:
     """A :class:`TransportError` for a rejected ``fetch``, keeping the (boxed) JS error."""
-    error = TransportError(str(H.errorText(reason)))
+    text = str(H.errorText(reason))
+    timed_out = text.startswith("TimeoutError")  # helpers.fetch aborts with a TimeoutError
+    error = (TransportTimeoutError if timed_out else TransportError)(text)
     error.js_error = reason  # type: ignore[attr-defined]
     return error
 
