@@ -32,6 +32,7 @@ from hypothesis.stateful import (
 )
 
 from authfetch.core import (
+    DEFAULT_REFRESH_TIMEOUT,
     AuthConfig,
     AuthFetchError,
     AuthSession,
@@ -41,9 +42,11 @@ from authfetch.core import (
     SyncAuthSession,
     TokenSet,
     TransportError,
+    TransportTimeoutError,
     default_leeway,
     split_url,
 )
+from authfetch.core.lease import LEASE_SUFFIX, Lease, lease_lock_factory
 
 API = "https://api.example"
 FOREIGN = "https://elsewhere.example"
@@ -51,6 +54,10 @@ USERS = {"demo": "demo-pass", "other": "other-pass"}
 ACCESS_TTL = 60.0
 #: How long before expiry a refresh falls due: the core's default leeway for these tokens.
 DUE_BEFORE_EXPIRY = default_leeway(ACCESS_TTL)
+#: The key of the lease the tabs share (and the sync session checks).
+LEASE_KEY = "authfetch.session" + LEASE_SUFFIX
+#: How long after a lost or stalled answer the client's retry goes out at most.
+TIMEOUT_S = DEFAULT_REFRESH_TIMEOUT
 
 settings.register_profile(
     "ci",
@@ -128,6 +135,11 @@ class Server:
         self.issued_at: dict[str, float] = {}  # refresh token -> when its pair was issued
         self.needless_refreshes: list[str] = []
         self.lost_after_commit: set[str] = set()
+        self.lost_count: dict[str, int] = {}  # refresh token -> answers lost after its commit
+        self.grace = 0.0  # reuse grace (s): a used token may be presented again this long
+        self.used_at: dict[str, float] = {}  # refresh token -> when it was first exchanged
+        self.reuse_revoked: list[str] = []  # refresh tokens whose reuse revoked their family
+        self.arrival: float | None = None  # when the request being handled reached the server
         self.script: list[int] = []  # next refresh answers: a status to give instead
         self.bearers_off_origin: list[str] = []
         self.items: list[str] = []
@@ -166,10 +178,19 @@ class Server:
                 return 400, {"error": "invalid_grant"}, None
             if age < ACCESS_TTL - DUE_BEFORE_EXPIRY:
                 self.needless_refreshes.append(token)
+            now = self.clock.t if self.arrival is None else self.arrival
             if record["used"]:
-                self.families[record["family"]]["revoked"] = True
-                return 400, {"error": "invalid_grant"}, None
+                used = self.used_at.get(token, now)
+                if record.get("retired") or not used <= now < used + self.grace:
+                    self.families[record["family"]]["revoked"] = True
+                    self.reuse_revoked.append(token)
+                    return 400, {"error": "invalid_grant"}, None
+                for other in self.refresh_tokens.values():  # grace re-issue: retire the live one
+                    if other["family"] == record["family"] and not other["used"]:
+                        other["used"], other["retired"] = True, True
+                return 200, self._issue(record["family"]), None
             record["used"] = True
+            self.used_at[token] = now
             return 200, self._issue(record["family"]), None
         if path == "/auth/logout":
             record = self.refresh_tokens.get(body.get("refresh_token"))
@@ -190,6 +211,7 @@ class Pending:
 
     def __init__(self, request: ReplayableRequest) -> None:
         self.request = request
+        self.sent_at = 0.0
         self.event = asyncio.Event()
         self.outcome: Answer | Exception | None = None
 
@@ -203,6 +225,7 @@ class HeldTransport:
     async def send(self, request: ReplayableRequest, timeout: float | None = None) -> Answer:
         """Park the send; return (or raise) what the delivery decided."""
         pending = Pending(request)
+        pending.sent_at = self.world.clock.t if self.world.sent_at is None else self.world.sent_at
         self.world.pending.append(pending)
         await pending.event.wait()
         if isinstance(pending.outcome, Exception):
@@ -229,6 +252,8 @@ class TabStore(KeyValueStore):
 
     Writes reach the other tabs as ``storage`` events, delivered later by a rule.
     """
+
+    shared = True
 
     def __init__(self, world: World, tab: int) -> None:
         super().__init__(world.local, "authfetch.session")
@@ -295,6 +320,9 @@ class World:
         self.pending: list[Pending] = []
         self.sends: list[ReplayableRequest] = []
         self.local = _Backend()
+        self.sent_at: float | None = None  # stamps the sends of a retry after a lost answer
+        self.lease_freed = asyncio.Event()
+        self.local.on_remove = self.lease_freed.set
         self.central: str | None = None
         self.saved: list[TokenSet] = []
         self.ended: set[str] = set()  # sign-ins cleared from the store (logout, refusal)
@@ -303,11 +331,12 @@ class World:
         self.events: list[list[str]] = [[], []]
         self.tasks: list[asyncio.Task] = []
         self.instant_storage_events = False
-        lock = Lock()
+        self.web_lock = Lock()
         self.tabs = [
-            AuthSession(self._config(i), HeldTransport(self), TabStore(self, i), lock, self.clock)
+            AuthSession(self._config(i), HeldTransport(self), TabStore(self, i), None, self.clock)
             for i in range(2)
         ]
+        self.use_locks(True)
         self.sync = SyncAuthSession(
             self._config(0),
             InstantTransport(self),
@@ -325,6 +354,25 @@ class World:
             on_event=lambda event: self.events[tab].append(event.name),
             on_logout=self.logouts[tab].append,
         )
+
+    def use_locks(self, web_locks: bool) -> None:
+        """The tabs' cross-tab lock as the edge builds it: the store's lease, inside the Web
+        Lock when the page has Web Locks (else the lease alone is the lock)."""
+        for tab in self.tabs:
+            lease = Lease(self.local, LEASE_KEY, self.clock, ttl=1e12)
+            inner = self.web_lock if web_locks else None
+            tab.lock = lease_lock_factory(lease, inner, 10.0, None, self._lease_wait(lease))
+
+    def _lease_wait(self, lease: Lease):
+        """A tab's wait between tries for the lease: until another holder gives it back."""
+
+        async def wait(_seconds: float) -> None:
+            await asyncio.sleep(0)
+            while lease.held_by_other():
+                self.lease_freed.clear()
+                await self.lease_freed.wait()
+
+        return wait
 
     def queue_storage_event(self, writer: int, value: str | None) -> None:
         """A write by ``writer`` reaches the other tab later (a ``storage`` event), or at
@@ -353,6 +401,7 @@ class _Backend:
 
     def __init__(self) -> None:
         self.data: dict[str, str] = {}
+        self.on_remove = lambda: None
 
     def getItem(self, key: str) -> str | None:
         """Value or None."""
@@ -363,8 +412,10 @@ class _Backend:
         self.data[key] = value
 
     def removeItem(self, key: str) -> None:
-        """Remove."""
+        """Remove (a lease given back wakes the tabs waiting for it)."""
         self.data.pop(key, None)
+        if key == LEASE_KEY:
+            self.on_remove()
 
 
 class SessionProperties(RuleBasedStateMachine):
@@ -376,10 +427,14 @@ class SessionProperties(RuleBasedStateMachine):
         self.request_ids = itertools.count(1)
         self._sign_in_both_tabs()
 
-    @initialize(instant=st.booleans())
-    def storage_event_timing(self, instant: bool) -> None:
-        """Storage events reach the other tab when a rule says (False) or at once (True)."""
+    @initialize(instant=st.booleans(), web_locks=st.booleans(), grace=st.sampled_from([0.0, 10.0]))
+    def storage_event_timing(self, instant: bool, web_locks: bool, grace: float) -> None:
+        """Storage events reach the other tab when a rule says (False) or at once (True);
+        the tabs have Web Locks or only the lease; the server's reuse grace is 0 or 10 s."""
         self.world.instant_storage_events = instant
+        self.world.use_locks(web_locks)
+        self.world.server.grace = grace
+        event(f"web locks: {web_locks}, grace: {grace}")
 
     def _sign_in_both_tabs(self) -> None:
         """Start where the interesting part is: tab 0 signed in, tab 1 told by a storage event."""
@@ -456,11 +511,10 @@ class SessionProperties(RuleBasedStateMachine):
         """The proactive timer (or visibilitychange) fires in a tab."""
         self.world.start(self.world.tabs[tab].ensure_fresh())
 
-    @precondition(lambda self: not any(self._is_refresh(p) for p in self.world.pending))
     @rule()
     def sync_request(self) -> None:
-        """A synchronous urllib request in tab 0 (it blocks the tab; another tab's refresh
-        in flight at that moment is the documented limit, left to the server's grace)."""
+        """A synchronous urllib request in tab 0 (it blocks the tab), possibly while a
+        refresh of either tab is on the wire: it never presents the same refresh token."""
         world = self.world
         world.sync.clock.t = world.clock.t
         with contextlib.suppress(AuthFetchError, TransportError):
@@ -500,7 +554,7 @@ class SessionProperties(RuleBasedStateMachine):
         self.world.settle()
 
     @precondition(lambda self: bool(self.world.pending))
-    @rule(data=st.data(), mode=st.sampled_from(["answer", "answer", "network", "lost"]))
+    @rule(data=st.data(), mode=st.sampled_from(["answer", "answer", "network", "lost", "stall"]))
     def deliver(self, data: st.DataObject, mode: str) -> None:
         """Any waiting send gets its answer, a network error, or is lost after the commit."""
         pending = data.draw(st.sampled_from(self.world.pending))
@@ -510,20 +564,29 @@ class SessionProperties(RuleBasedStateMachine):
         world = self.world
         world.pending.remove(pending)
         world.sends.append(pending.request)
+        world.server.arrival = pending.sent_at  # the server judged it when it arrived
         if mode == "network":
             pending.outcome = TransportError("network down")
         else:
             status, payload, challenge = world.server.handle(pending.request)
-            if mode == "lost":
+            if mode in ("lost", "stall"):
                 if self._is_refresh(pending):
-                    world.server.lost_after_commit.add(pending.request.json()["refresh_token"])
-                pending.outcome = TransportError("answer lost")
+                    token = pending.request.json()["refresh_token"]
+                    world.server.lost_after_commit.add(token)
+                    world.server.lost_count[token] = world.server.lost_count.get(token, 0) + 1
+                # A stalled answer: the client's timeout fires; either way its retry goes out
+                # at most one timeout after the first try reached the server.
+                world.sent_at = pending.sent_at + TIMEOUT_S
+                stalled = TransportTimeoutError("no answer in time")
+                pending.outcome = stalled if mode == "stall" else TransportError("answer lost")
             else:
                 pending.outcome = Answer(status, payload, challenge)
+        world.server.arrival = None
         pending.event.set()
         if self._is_refresh(pending):
             event(f"refresh {mode} (signed in: {[t.tokens is not None for t in world.tabs]})")
         world.settle()
+        world.sent_at = None
 
     @staticmethod
     def _is_refresh(pending: Pending) -> bool:
@@ -540,6 +603,15 @@ class SessionProperties(RuleBasedStateMachine):
                 f"refresh token presented twice: {token}"
             )
             seen.add(token)
+
+    @invariant()
+    def no_sign_in_is_revoked_for_reuse_unless_an_answer_was_lost_under_grace_zero(self) -> None:
+        """Reuse is detected only for a token whose answer was lost with grace 0 (or lost
+        twice running, which takes two timeouts: more than a 10 s grace covers)."""
+        server = self.world.server
+        for token in server.reuse_revoked:
+            lost = server.lost_count.get(token, 0)
+            assert lost >= (1 if server.grace == 0 else 2), f"revoked for reuse: {token}"
 
     @invariant()
     def no_refresh_of_tokens_that_were_not_due(self) -> None:

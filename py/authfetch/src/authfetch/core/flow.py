@@ -35,8 +35,9 @@ def request_flow(
     with its own ``Authorization`` header is sent untouched and never retried.
     A 401 for a token that has been replaced meanwhile is replayed with the
     current token without any refresh. A second 401 is returned as is, and so
-    is a 401 for a token a refresh issued moments ago (:func:`.fresh.just_refreshed`:
-    at most one refresh per token, however many requests meet a 401 with it). A
+    is a 401 naming no reason for a token a refresh issued moments ago
+    (:func:`.fresh.just_refreshed`: at most one refresh per token, however many
+    requests meet a 401 with it). A
     streaming body raises ``NotReplayableError`` instead of a replay (after the
     refresh, so a rebuilt request will succeed).
     """
@@ -50,7 +51,7 @@ def request_flow(
     response = yield Send(sent)
     if sent.token is None or not config.should_retry(sent, response):
         return response
-    if just_refreshed(machine.tokens, sent.token, now()):
+    if just_refreshed(machine.tokens, sent.token, now(), response):
         return response  # the server issued this token moments ago: a refresh will not help
     fresh = yield from _token_for_retry(sent.token, machine)
     if fresh is None:

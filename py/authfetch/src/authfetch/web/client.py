@@ -17,7 +17,7 @@ from authfetch.core import (
 )
 from authfetch.web.chain import run_flow
 from authfetch.web.ffi import SETTLER, H, Timer, now, proxy, reject_with, release, spawn
-from authfetch.web.locks import web_lock_factory
+from authfetch.web.lease import page_lock
 from authfetch.web.storage import make_store
 from authfetch.web.transport import FetchTransport, Response, request_from_js, simple_request
 
@@ -130,18 +130,14 @@ class AuthFetch:
         self.closed = False
 
     def _cross_tab_lock(self, storage_key: str, timeout: float) -> "Any":
-        """The Web Lock factory for a store shared by tabs; ``None`` where none is needed.
+        """The cross-tab lock for a store shared by tabs; ``None`` where none is needed.
 
-        ``navigator.locks`` exists only in secure contexts (https, localhost);
-        without it the tab still has its single-flight gate, and the server's
-        reuse grace covers a race with another tab.
+        Web Locks where the page has them (``navigator.locks`` exists only in
+        secure contexts: https, localhost), and always the store's lease, which
+        is the lock itself without them and what the sync path checks
+        (:mod:`authfetch.web.lease`). No path relies on the server's reuse grace.
         """
-        if not getattr(self.store, "shared", False):
-            return None
-        if not H.hasLocks():
-            print("authfetch: no navigator.locks (not a secure context?): no cross-tab lock")
-            return None
-        return web_lock_factory("authfetch:" + storage_key, timeout)
+        return page_lock(self.store, storage_key, timeout, self.clock)
 
     # -- life cycle ----------------------------------------------------------------
 

@@ -139,6 +139,45 @@ helpers.idbPut = (db, store, key, value) => new Promise((resolve, reject) => {
   transaction.objectStore(store).put(value, key);
 });
 
+// The lease's central compare-and-set (tabs without Web Locks): in one readwrite
+// transaction (the browser serialises them across tabs), take the lease under key
+// unless another owner holds it until after now. Times are text (MicroPython cuts
+// integers to 32 bits). Resolves "won" or "held".
+const leaseOf = (value) => {
+  try { return typeof value === "string" ? JSON.parse(value) : null; } catch (e) { return null; }
+};
+helpers.idbClaim = (db, store, key, owner, now, until) => new Promise((resolve, reject) => {
+  const transaction = db.transaction(store, "readwrite");
+  const objects = transaction.objectStore(store);
+  let won = false;
+  const read = objects.get(key);
+  read.onsuccess = () => {
+    const held = leaseOf(read.result);
+    if (held && held.owner !== owner && Number(held.expires) > Number(now)) return;
+    objects.put(JSON.stringify({owner, expires: Number(until)}), key);
+    won = true;
+  };
+  transaction.oncomplete = () => resolve(won ? "won" : "held");
+  transaction.onerror = () => reject(transaction.error);
+  transaction.onabort = () =>
+    reject(transaction.error || new DOMException("aborted", "AbortError"));
+});
+
+// Remove the lease under key if owner still holds it; resolves once committed.
+helpers.idbRelease = (db, store, key, owner) => new Promise((resolve, reject) => {
+  const transaction = db.transaction(store, "readwrite");
+  const objects = transaction.objectStore(store);
+  const read = objects.get(key);
+  read.onsuccess = () => {
+    const held = leaseOf(read.result);
+    if (held && held.owner === owner) objects.delete(key);
+  };
+  transaction.oncomplete = () => resolve(null);
+  transaction.onerror = () => reject(transaction.error);
+  transaction.onabort = () =>
+    reject(transaction.error || new DOMException("aborted", "AbortError"));
+});
+
 // addEventListener with the event reduced to what Python needs; returns the remover.
 helpers.listen = (target, type, callback) => {
   const handler = type === "storage"
