@@ -20,7 +20,7 @@ FIREFOX_NODE_DONE := firefox_tests/node_modules/.installed
 # The Firefox suite's test files (in firefox_tests/); `make test FIREFOX_ARGS=` skips it.
 FIREFOX_ARGS ?= *.test.mjs
 
-.PHONY: setup run test test-micropython test-firefox lint format bench bench-load bench-soak soak screenshots clean
+.PHONY: setup run test test-micropython test-firefox lint format bench bench-load bench-soak bench-tabs soak screenshots clean
 
 setup: $(VENV_DONE) $(VENDOR_DONE) $(LIB_ARCHIVE) $(PLUGIN_DONE)
 
@@ -91,7 +91,7 @@ test-firefox: setup $(FIREFOX_NODE_DONE)
 
 # The load test and the fault soak first: the browser scenarios' results page embeds them.
 bench: setup
-	@$(MAKE) --no-print-directory bench-load bench-soak
+	@$(MAKE) --no-print-directory bench-load bench-soak bench-tabs
 	@chromium=$$(tools/find-chromium.sh) || exit 1; \
 	  AUTHFETCH_CHROMIUM="$$chromium" $(PY) -m bench $(BENCH_ARGS)
 
@@ -104,6 +104,17 @@ bench-soak: setup
 	@chromium=$$(tools/find-chromium.sh) || exit 1; \
 	  AUTHFETCH_CHROMIUM="$$chromium" AUTHFETCH_SOAK_ROUNDS=$(SOAK_ROUNDS) \
 	  AUTHFETCH_SOAK_REPORT=bench/soak-results.md $(PY) -m pytest e2e_tests/test_fault_soak.py -q -s -p no:cacheprovider
+
+# Five tabs meeting the expiry together, reuse grace 0, with and without Web Locks, both
+# interpreters ($(TAB_ROUNDS) rounds each; make test runs 20): bench/tabs-results.md.
+TAB_ROUNDS ?= 100
+bench-tabs: setup
+	@chromium=$$(tools/find-chromium.sh) || exit 1; \
+	  printf '%s\n' '# Five tabs at the expiry, reuse grace 0' '' \
+	    '| interpreter | Web Locks | rounds | tabs | refreshes | revocations | tabs alive | seconds |' \
+	    '| --- | --- | --- | --- | --- | --- | --- | --- |' > bench/tabs-results.md; \
+	  AUTHFETCH_CHROMIUM="$$chromium" AUTHFETCH_TAB_ROUNDS=$(TAB_ROUNDS) \
+	  AUTHFETCH_TAB_REPORT=bench/tabs-results.md $(PY) -m pytest e2e_tests/test_tabs_no_grace.py -q -p no:cacheprovider
 
 # The long profile of the session property tests (about 20 minutes; SOAK_EXAMPLES to change).
 SOAK_EXAMPLES ?= 10000

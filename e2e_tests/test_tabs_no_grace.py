@@ -4,6 +4,8 @@ without Web Locks: one refresh a round, no revocation, every tab signed in (issu
 from __future__ import annotations
 
 import os
+import time
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
@@ -16,6 +18,8 @@ from e2e_tests.conftest import bridge_login, demo_url, open_ready_page, stats
 ROUNDS = int(os.environ.get("AUTHFETCH_TAB_ROUNDS", "20"))
 TABS = 5
 REQUESTS_PER_TAB = 2
+#: Where ``make bench-tabs`` collects the figures (one Markdown row per case), if set.
+REPORT = os.environ.get("AUTHFETCH_TAB_REPORT")
 #: Long-lived access tokens: no proactive timer fires while the tabs open; each round
 #: expires the token on the server clock only.
 ACCESS_TTL_S = 600
@@ -69,13 +73,28 @@ def test_five_tabs_meeting_the_expiry_with_no_reuse_grace_refresh_once_a_round(
     if not web_locks:
         context.add_init_script(NO_WEB_LOCKS)
     graceless_server.reset()
+    started = time.monotonic()
     url = demo_url(graceless_server.url, interpreter)
     first = open_ready_page(context.new_page(), url)
     assert first.evaluate("Boolean(navigator.locks)") is web_locks
     bridge_login(first)
     tabs = [first, *(open_ready_page(context.new_page(), url) for _ in range(TABS - 1))]
     counters = run_rounds(tabs, graceless_server, ROUNDS)
+    alive = sum(1 for tab in tabs if tab.evaluate("authfetch.state().loggedIn") is True)
+    if REPORT:
+        row = (
+            interpreter,
+            "yes" if web_locks else "no",
+            ROUNDS,
+            TABS,
+            counters["refresh_ok"],
+            counters["reuse_detected"],
+            f"{alive}/{TABS}",
+            f"{time.monotonic() - started:.0f}",
+        )
+        with Path(REPORT).open("a") as report:
+            report.write("| " + " | ".join(str(cell) for cell in row) + " |\n")
     assert counters["reuse_detected"] == 0 and counters["refresh_failed"] == 0
     for tab in tabs:
         expect(tab.locator("html")).to_have_attribute("data-authfetch", "ready")
-        assert tab.evaluate("authfetch.state().loggedIn") is True
+    assert alive == TABS
