@@ -45,7 +45,10 @@ ARM_TAB = """([requests]) => {
 @pytest.fixture(scope="module")
 def graceless_server(authfetch_server_pool: ServerPool) -> AuthfetchServer:
     """A server with reuse grace 0: any second use of a refresh token revokes the sign-in."""
-    return authfetch_server_pool.get(ServerOptions(reuse_grace=0, access_ttl=ACCESS_TTL_S))
+    options = ServerOptions(
+        reuse_grace=0, access_ttl=ACCESS_TTL_S, refresh_ttl=10**8, idle_ttl=10**8
+    )  # each round moves the server clock 610 s: no sign-in may reach its absolute lifetime
+    return authfetch_server_pool.get(options)
 
 
 def run_rounds(tabs: list[Page], server: AuthfetchServer, rounds: int) -> dict:

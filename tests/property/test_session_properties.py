@@ -361,18 +361,14 @@ class World:
         for tab in self.tabs:
             lease = Lease(self.local, LEASE_KEY, self.clock, ttl=1e12)
             inner = self.web_lock if web_locks else None
-            tab.lock = lease_lock_factory(lease, inner, 10.0, None, self._lease_wait(lease))
+            tab.lock = lease_lock_factory(lease, inner, 10.0, None, self._lease_wait)
 
-    def _lease_wait(self, lease: Lease):
-        """A tab's wait between tries for the lease: until another holder gives it back."""
-
-        async def wait(_seconds: float) -> None:
-            await asyncio.sleep(0)
-            while lease.held_by_other():
-                self.lease_freed.clear()
-                await self.lease_freed.wait()
-
-        return wait
+    async def _lease_wait(self, _seconds: float, lease: Lease) -> None:
+        """A lock's wait between tries for the lease: until another holder gives it back."""
+        await asyncio.sleep(0)
+        while lease.held_by_other():
+            self.lease_freed.clear()
+            await self.lease_freed.wait()
 
     def queue_storage_event(self, writer: int, value: str | None) -> None:
         """A write by ``writer`` reaches the other tab later (a ``storage`` event), or at

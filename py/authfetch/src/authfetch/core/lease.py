@@ -109,7 +109,10 @@ class LeaseLock:
     :data:`POLL_S` and try again, for at most ``timeout`` seconds
     (``LeaseTimeoutError``). With ``inner`` the async tabs already take turns,
     and the lease only tells the sync path that a refresh is on.
-    ``wait(seconds)`` is awaited between tries (default ``clock.sleep``).
+    ``wait(seconds, lease)`` is awaited between tries (default ``clock.sleep``).
+    Each lock holds the lease under an owner id of its own (a copy of
+    ``lease``), so two operations of one tab (a refresh, a sign-in) never both
+    take it as "ours".
     """
 
     def __init__(
@@ -120,14 +123,14 @@ class LeaseLock:
         confirm: "Any" = None,
         wait: "Any" = None,
     ) -> None:
-        self.lease = lease
+        self.lease = Lease(lease.backend, lease.key, lease.clock, lease.ttl)
         self.inner = inner
         self.timeout = timeout
         self.confirm = confirm if inner is None else None
         self.wait = wait if wait is not None else self._sleep
         self._held = False
 
-    async def _sleep(self, seconds: float) -> None:
+    async def _sleep(self, seconds: float, _lease: "Lease | None" = None) -> None:
         """The clock's sleep, then a turn of the loop (a fake clock's sleep may not yield)."""
         await self.lease.clock.sleep(seconds)
         await asyncio.sleep(0)
@@ -150,7 +153,7 @@ class LeaseLock:
         while True:
             if self.lease.try_take():
                 if self.inner is None:
-                    await self.wait(SETTLE_S)
+                    await self.wait(SETTLE_S, self.lease)
                     waited += SETTLE_S
                 if self.lease.ours() and await self._confirmed():
                     self._held = True
@@ -159,7 +162,7 @@ class LeaseLock:
                 raise LeaseTimeoutError(
                     "the cross-tab lease was not free in " + str(self.timeout) + " s"
                 )
-            await self.wait(POLL_S)
+            await self.wait(POLL_S, self.lease)
             waited += POLL_S
 
     async def _confirmed(self) -> bool:
