@@ -225,7 +225,7 @@ class HeldTransport:
     async def send(self, request: ReplayableRequest, timeout: float | None = None) -> Answer:
         """Park the send; return (or raise) what the delivery decided."""
         pending = Pending(request)
-        pending.sent_at = self.world.clock.t if self.world.sent_at is None else self.world.sent_at
+        pending.sent_at = self.world.stamp()
         self.world.pending.append(pending)
         await pending.event.wait()
         if isinstance(pending.outcome, Exception):
@@ -243,7 +243,11 @@ class InstantTransport:
     def send(self, request: ReplayableRequest, timeout: float | None = None) -> SyncAnswer:
         """Answer now."""
         self.world.sends.append(request)
-        status, payload, challenge = self.world.server.handle(request)
+        self.world.server.arrival = self.world.stamp()
+        try:
+            status, payload, challenge = self.world.server.handle(request)
+        finally:
+            self.world.server.arrival = None
         return SyncAnswer(status, payload, challenge)
 
 
@@ -320,7 +324,10 @@ class World:
         self.pending: list[Pending] = []
         self.sends: list[ReplayableRequest] = []
         self.local = _Backend()
-        self.sent_at: float | None = None  # stamps the sends of a retry after a lost answer
+        # The earliest a send can reach the server: after a lost or stalled answer the retry
+        # goes out up to one timeout after the first try, and what is sent later cannot
+        # arrive earlier (the fake clock does not move while a client waits for an answer).
+        self.not_before = self.clock.t
         self.lease_freed = asyncio.Event()
         self.local.on_remove = self.lease_freed.set
         self.central: str | None = None
@@ -345,6 +352,11 @@ class World:
             self.tabs[0].machine,
         )
         self.sync.clock.t = self.clock.t
+
+    def stamp(self) -> float:
+        """When a send made now reaches the server: never before an earlier send's stamp."""
+        self.not_before = max(self.not_before, self.clock.t)
+        return self.not_before
 
     def _config(self, tab: int) -> AuthConfig:
         return AuthConfig(
@@ -563,8 +575,11 @@ class SessionProperties(RuleBasedStateMachine):
         world.server.arrival = pending.sent_at  # the server judged it when it arrived
         if mode == "network":
             pending.outcome = TransportError("network down")
+            self._retry_failed(pending)
         else:
             status, payload, challenge = world.server.handle(pending.request)
+            if status >= 500 and mode == "answer":
+                self._retry_failed(pending)
             if mode in ("lost", "stall"):
                 if self._is_refresh(pending):
                     token = pending.request.json()["refresh_token"]
@@ -572,7 +587,7 @@ class SessionProperties(RuleBasedStateMachine):
                     world.server.lost_count[token] = world.server.lost_count.get(token, 0) + 1
                 # A stalled answer: the client's timeout fires; either way its retry goes out
                 # at most one timeout after the first try reached the server.
-                world.sent_at = pending.sent_at + TIMEOUT_S
+                world.not_before = max(world.not_before, pending.sent_at + TIMEOUT_S)
                 stalled = TransportTimeoutError("no answer in time")
                 pending.outcome = stalled if mode == "stall" else TransportError("answer lost")
             else:
@@ -582,7 +597,15 @@ class SessionProperties(RuleBasedStateMachine):
         if self._is_refresh(pending):
             event(f"refresh {mode} (signed in: {[t.tokens is not None for t in world.tabs]})")
         world.settle()
-        world.sent_at = None
+
+    def _retry_failed(self, pending: Pending) -> None:
+        """A retry of a refresh whose earlier answer was lost did not get through either
+        (network error, 5xx): the loss was not recovered, as if lost a second time."""
+        server = self.world.server
+        if self._is_refresh(pending):
+            token = pending.request.json()["refresh_token"]
+            if token in server.lost_count:
+                server.lost_count[token] += 1
 
     @staticmethod
     def _is_refresh(pending: Pending) -> bool:
@@ -602,8 +625,10 @@ class SessionProperties(RuleBasedStateMachine):
 
     @invariant()
     def no_sign_in_is_revoked_for_reuse_unless_an_answer_was_lost_under_grace_zero(self) -> None:
-        """Reuse is detected only for a token whose answer was lost with grace 0 (or lost
-        twice running, which takes two timeouts: more than a 10 s grace covers)."""
+        """Reuse is detected only for a token whose answer was lost with grace 0, or whose
+        loss was not recovered: the retry that went out at once failed too (lost, stalled,
+        a network error or a 5xx), and the next try came after a 10 s grace. A token whose
+        answer was lost is spent; once the grace is over, no path can save its sign-in."""
         server = self.world.server
         for token in server.reuse_revoked:
             lost = server.lost_count.get(token, 0)
@@ -665,6 +690,42 @@ class SessionProperties(RuleBasedStateMachine):
                 assert tab.tokens is None, "a tab kept a session the store no longer has"
             elif tab.tokens is not None:
                 assert tab.tokens == stored or not tab.tokens.is_newer_than(stored)
+
+
+def test_a_lost_answer_whose_retries_fail_past_the_grace_ends_the_sign_in(monkeypatch) -> None:
+    """The soak's counterexample, replayed step by step (grace 10 s, no Web Locks): a refresh
+    commits but its answer is lost, the retry meets a network error, the next one stalls
+    20 s and gets a 500, and the tab gives up keeping the session. The refresh token is spent
+    and the grace is over, so the sync path's refresh, the next one, revokes the sign-in and
+    ends it cleanly. The loss was never recovered: the invariant allows it; it must not
+    blame the sync path, which took the free lease and presented what the store held."""
+    monkeypatch.setitem(globals(), "event", lambda _text: None)
+    machine = SessionProperties()
+    world = machine.world
+    try:
+        machine.storage_event_timing(instant=False, web_locks=False, grace=10.0)
+        machine.advance(45.0)
+        machine.timer(1)
+        machine._deliver(world.pending[0], "lost")
+        next(t for t in world.tasks if not t.done()).cancel()
+        world.settle()
+        machine._deliver(world.pending[0], "network")
+        machine.script_refresh(500)
+        machine.timer(1)
+        machine.advance(20.0)
+        machine._deliver(world.pending[0], "answer")
+        assert world.local.getItem(LEASE_KEY) is None, "the tab still holds the lease"
+        machine.sync_request()
+        assert world.server.reuse_revoked == ["r2.f1"]
+        assert world.tabs[0].store.load() is None, "the ended sign-in stayed in the store"
+        machine.no_sign_in_is_revoked_for_reuse_unless_an_answer_was_lost_under_grace_zero()
+        machine.no_refresh_token_is_presented_twice()
+        machine.late_results_never_win()
+    finally:
+        for task in world.tasks:
+            task.cancel()
+        world.settle()
+        world.loop.close()
 
 
 SessionProperties.TestCase.settings = settings.get_profile(PROFILE)
