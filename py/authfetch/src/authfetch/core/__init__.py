@@ -10,6 +10,7 @@ from .claims import unverified_claims
 from .commands import Load, Persist, ReadJson, Refresh, Send, Sleep
 from .errors import (
     AuthFetchError,
+    ConfigurationError,
     LoginError,
     NotReplayableError,
     RefreshUnavailableError,
@@ -29,6 +30,18 @@ from .expiry import default_leeway, estimate_skew, needs_refresh, parse_http_dat
 from .flow import login_flow, logout_flow, refresh_call, refresh_request, request_flow
 from .gate import RefreshCancelled, RefreshGate
 from .machine import ENDED, REFRESHING, SIGNED_IN, SIGNED_OUT, SessionMachine
+from .oauth import (
+    OAuthClient,
+    begin_sign_in,
+    callback_params,
+    check_id_token,
+    discovery_flow,
+    end_session_url,
+    exchange_flow,
+    remember_pending,
+    take_pending,
+    without_callback,
+)
 from .policy import (
     DEFAULT_REFRESH_TIMEOUT,
     REFRESH_OK,
@@ -74,6 +87,7 @@ __all__ = [
     "AuthConfig",
     "AuthFetchError",
     "AuthSession",
+    "ConfigurationError",
     "DictBackend",
     "Event",
     "Headers",
@@ -83,6 +97,7 @@ __all__ = [
     "MemoryStore",
     "NoLock",
     "NotReplayableError",
+    "OAuthClient",
     "Persist",
     "ReadJson",
     "Refresh",
@@ -102,12 +117,18 @@ __all__ = [
     "TransportError",
     "answer_event",
     "backoff_delay",
+    "begin_sign_in",
     "body_bytes",
+    "callback_params",
     "challenge_error",
+    "check_id_token",
     "classify_refresh_status",
     "default_leeway",
     "default_token_expired",
+    "discovery_flow",
+    "end_session_url",
     "estimate_skew",
+    "exchange_flow",
     "login_flow",
     "logout_flow",
     "needs_refresh",
@@ -118,11 +139,14 @@ __all__ = [
     "parse_session",
     "refresh_call",
     "refresh_request",
+    "remember_pending",
     "request_flow",
     "resolve",
     "same_endpoint",
     "send_event",
     "split_url",
+    "take_pending",
     "unverified_claims",
     "whatwg_clean",
+    "without_callback",
 ]
