@@ -15,8 +15,8 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from server.page import LIBRARY_ARCHIVE
-from server.state import STAT_NAMES
+from .page import LIBRARY_ARCHIVE
+from .state import STAT_NAMES
 
 bp = Blueprint("openapi", __name__)
 
