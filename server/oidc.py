@@ -471,8 +471,9 @@ def token() -> Response:
     if grant_type == "refresh_token":
         try:
             return _refresh_grant(params)
-        except OAuthError:
-            get_state().stats.incr("refresh_failed")  # as /auth/refresh counts its refusals
+        except OAuthError as refused:
+            if refused.error != "invalid_grant":  # rotate_counted counted those
+                get_state().stats.incr("refresh_failed")  # as /auth/refresh counts refusals
             raise
     raise OAuthError(400, "unsupported_grant_type", f"grant_type {grant_type!r} is not supported")
 
