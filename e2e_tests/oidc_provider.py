@@ -30,10 +30,11 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import BrowserContext, Page, expect
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "tests" / "oidc_provider" / "provider.mjs"
@@ -247,14 +248,7 @@ class OidcProvider:
         self.stop()
 
 
-# -- Playwright helpers (typed structurally: this module imports without a browser) -------
-
-
-class _Page(Protocol):
-    url: str
-
-    def locator(self, selector: str) -> Any: ...
-    def wait_for_url(self, url: Any, timeout: float | None = None) -> None: ...
+# -- Playwright helpers ----------------------------------------------------------------------
 
 
 #: The development login page: one form, a text input ``login``, a password input
@@ -266,14 +260,14 @@ LOGIN_SUBMIT = 'form:has(input[name="prompt"][value="login"]) button[type="submi
 CONSENT_SUBMIT = 'form:has(input[name="prompt"][value="consent"]) button[type="submit"]'
 
 
-def _interaction_prefix(page: _Page) -> str:
+def _interaction_prefix(page: Page) -> str:
     """``{issuer}/interaction/``: where the provider's pages live."""
     parts = urlsplit(page.url)
     return f"{parts.scheme}://{parts.netloc}/interaction/"
 
 
 def sign_in_at_provider(
-    page: _Page, login: str = "alice", password: str = "any", timeout_ms: int = SIGN_IN_TIMEOUT_MS
+    page: Page, login: str = "alice", password: str = "any", timeout_ms: int = SIGN_IN_TIMEOUT_MS
 ) -> None:
     """Sign in on the provider's development login page (``page`` is on it), then click
     "Continue" on its consent page if it shows one; returns once the browser has left the
@@ -281,8 +275,6 @@ def sign_in_at_provider(
 
     The devInteractions login accepts any login (it becomes the ``sub``) and any password.
     """
-    from playwright.sync_api import expect
-
     prefix = _interaction_prefix(page)
     login_input = page.locator(LOGIN_INPUT)
     consent = page.locator(CONSENT_SUBMIT)
@@ -305,12 +297,10 @@ def sign_in_at_provider(
 LOGOUT_CONFIRM = 'button[name="logout"][value="yes"]'
 
 
-def confirm_sign_out_at_provider(page: _Page, timeout_ms: int = SIGN_IN_TIMEOUT_MS) -> None:
+def confirm_sign_out_at_provider(page: Page, timeout_ms: int = SIGN_IN_TIMEOUT_MS) -> None:
     """On the provider's end-session page, click "Yes, sign me out" and wait until the
     browser has left that page (to the post-logout redirect URI or the provider's
     "Sign-out Success" page)."""
-    from playwright.sync_api import expect
-
     here = page.url
     button = page.locator(LOGOUT_CONFIRM)
     expect(button).to_be_visible(timeout=timeout_ms)
@@ -322,11 +312,7 @@ def confirm_sign_out_at_provider(page: _Page, timeout_ms: int = SIGN_IN_TIMEOUT_
 NOT_LOOPBACK = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://(?!127\.0\.0\.1(?:[:/?#]|$))")
 
 
-class _Context(Protocol):
-    def route(self, url: Any, handler: Callable[..., Any]) -> None: ...
-
-
-def block_internet(context: _Context) -> None:
+def block_internet(context: BrowserContext) -> None:
     """Abort every request of ``context`` to a host other than 127.0.0.1 (the provider's
     pages import a web font from the internet; tests must not leave the machine)."""
     context.route(NOT_LOOPBACK, lambda route: route.abort("blockedbyclient"))
