@@ -274,7 +274,8 @@ def run_rotation(
             result.rounds.append(seen)
             progress(
                 f"  {kind.key} round {number}: {seen.refreshes} refreshes, "
-                f"{seen.invalid_grant} invalid_grant ({seen.reuse} reuse), {seen.signed_in}/{tabs} tabs signed in, "
+                f"{seen.invalid_grant} invalid_grant ({seen.reuse} reuse), "
+                f"{seen.signed_in}/{tabs} tabs signed in, "
                 f"{seen.ok}/{seen.calls} calls ok"
             )
     finally:
