@@ -317,7 +317,7 @@ def markdown(results: list[Result], calls: int) -> str:
     for result in results:
         lines += [
             "",
-            f"{result.kind.label}, {result.tabs} tabs, per round ({result.seconds:.0f} s):",
+            f"{result.kind.label}, {result.tabs} tabs, per round (whole run: {result.seconds:.0f} s):",
             "",
             "| round | refreshes | `invalid_grant` (reuse) | tabs signed in | calls ok "
             "| other outcomes |",
@@ -354,6 +354,9 @@ def main(argv: list[str]) -> int:
             ensure_peers()
         except SetupError as error:
             print(error, file=sys.stderr)
+            return 1
+        if not (PEER_MODULE / "oidc-client-ts.min.js").exists():
+            print("bench set-up: oidc-client-ts missing: npm ci --prefix bench", file=sys.stderr)
             return 1
     kinds = [oidc_client_ts_kind(renew) for renew in args.renew or ["on-401"]]
     static = StaticServer(upstream="http://127.0.0.1:9")
