@@ -317,7 +317,7 @@ def markdown(results: list[Result], calls: int) -> str:
     for result in results:
         lines += [
             "",
-            f"{result.kind.label}, {result.tabs} tabs, per round (whole run: {result.seconds:.0f} s):",
+            f"{result.kind.label}, {result.tabs} tabs, per round (run: {result.seconds:.0f} s):",
             "",
             "| round | refreshes | `invalid_grant` (reuse) | tabs signed in | calls ok "
             "| other outcomes |",
