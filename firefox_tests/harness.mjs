@@ -32,9 +32,13 @@ const REJECTION_PROBE = `addEventListener('unhandledrejection', (event) => {
 // "Task exception was never retrieved", and the probe above.
 const ESCAPED_ERROR = /Traceback|never retrieved|Uncaught|unhandled rejection/i;
 
-/** The demo page's path on `interpreter` (`/` is Pyodide, the default). */
-export function pagePath(interpreter) {
-  return interpreter === 'py' ? '/' : `/?interpreter=${interpreter}`;
+/** The demo page's path on `interpreter` (`/` is Pyodide, the default), signing in with
+ * the JSON dialect (`login(username, password)`), or at the server's provider with
+ * `dialect = 'oidc'` (the demo's default). */
+export function pagePath(interpreter, dialect = 'json') {
+  const page = interpreter === 'py' ? '/' : `/?interpreter=${interpreter}`;
+  if (dialect === 'oidc') return page;
+  return `${page}${page.includes('?') ? '&' : '?'}dialect=${dialect}`;
 }
 
 /** The Firefox to drive: `$AUTHFETCH_FIREFOX`, else what tools/find-firefox.sh finds. */
