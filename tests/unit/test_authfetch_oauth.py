@@ -126,6 +126,18 @@ def test_discovery_falls_back_to_rfc8414_after_a_404():
     assert oauth.authorization_endpoint == ISSUER + "/authorize"
 
 
+def test_a_missing_document_names_both_locations_tried():
+    """404 at both locations: the error names the OpenID one and RFC 8414's."""
+    oauth = OAuthClient("app", PAGE, issuer=ISSUER)
+    flow = discovery_flow(oauth)
+    next(flow)
+    flow.send(FakeResponse(404))
+    with pytest.raises(ConfigurationError) as raised:
+        flow.send(FakeResponse(404))
+    assert ISSUER + "/.well-known/openid-configuration" in str(raised.value)
+    assert "oauth-authorization-server" in str(raised.value)
+
+
 @pytest.mark.parametrize(
     "answer, words",
     [

@@ -270,7 +270,10 @@ def discovery_flow(client: OAuthClient) -> "Flow":
             continue
         if not 200 <= response.status < 300:
             status = str(response.status)
-            raise ConfigurationError("the discovery document " + url + " answered HTTP " + status)
+            tried = " (and " + urls[0] + " answered HTTP 404)" if url != urls[0] else ""
+            raise ConfigurationError(
+                "the discovery document " + url + " answered HTTP " + status + tried
+            )
         try:
             document = yield ReadJson(response)
         except ValueError:
