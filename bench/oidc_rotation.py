@@ -586,7 +586,14 @@ def main(argv: list[str]) -> int:
     with sync_playwright() as playwright:
         browser = launch(playwright)
         try:
-            results = run_all(browser, kinds, tabs=args.tabs, rounds=args.rounds, calls=args.calls)
+            results = run_all(
+                browser,
+                kinds,
+                tabs=args.tabs,
+                rounds=args.rounds,
+                calls=args.calls,
+                page_clock=args.page_clock,
+            )
         finally:
             browser.close()
     text = table(results, args.calls).markdown() + "\n" + markdown(results, args.calls)
