@@ -8,7 +8,7 @@ import json
 from playwright.sync_api import BrowserContext, Page, expect
 from pytest_authfetch import AuthfetchServer
 
-from e2e_tests.conftest import PageErrors, demo_url, open_ready_page
+from e2e_tests.conftest import READY_TIMEOUT_MS, PageErrors, demo_url, open_ready_page
 from e2e_tests.test_options import serve_options_page
 
 SESSION_KEY = "authfetch.session"
@@ -20,11 +20,21 @@ def go_to_provider(page: Page) -> None:
     expect(page.locator("input[name=username]")).to_be_visible()
 
 
+def back_on_the_demo(page: Page) -> None:
+    """Wait until the browser is back on the demo and the page has started again."""
+    page.wait_for_url(lambda url: "/oauth/" not in url, timeout=READY_TIMEOUT_MS)
+    expect(page.locator("html")).to_have_attribute(
+        "data-authfetch", "ready", timeout=READY_TIMEOUT_MS
+    )
+    expect(page.locator("#loading")).to_be_hidden(timeout=READY_TIMEOUT_MS)
+
+
 def sign_in_at_provider(page: Page, password: str = "demo-pass") -> None:
-    """Fill the mock provider's sign-in page and submit it."""
+    """Fill the mock provider's sign-in page and submit it; wait until back on the demo."""
     page.locator("input[name=username]").fill("demo")
     page.locator("input[name=password]").fill(password)
     page.get_by_role("button", name="Sign in").click()
+    back_on_the_demo(page)
 
 
 def stored(page: Page) -> dict | None:
@@ -59,6 +69,7 @@ def test_a_denied_sign_in_is_a_clear_error_and_stores_nothing(
     open_ready_page(page, demo_url(fresh_server.url, interpreter, dialect="oidc"))
     go_to_provider(page)
     page.get_by_role("button", name="Cancel").click()
+    back_on_the_demo(page)
     expect(page.locator("#login-message")).to_contain_text("access_denied")
     assert page.evaluate("authfetch.lastError().error") == "access_denied"
     assert page.evaluate("authfetch.state().loggedIn") is False
