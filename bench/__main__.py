@@ -1,4 +1,6 @@
-"""``python -m bench``: run the scenarios against authfetch and the Axios peers.
+"""``python -m bench``: run the scenarios against authfetch and the Axios peers, and the
+multi-tab rotation against node-oidc-provider with oidc-client-ts as the peer
+(``oidc-rotation``, :mod:`bench.oidc_rotation`).
 
 A full run writes ``bench/results.md`` and the copy in ``bench/README.md``; a
 partial one (``--quick`` or ``--only``) writes ``bench/results/partial.md``
@@ -18,13 +20,20 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 from pytest_authfetch import AuthfetchServer, ServerOptions
 
+from bench import oidc_rotation
 from bench.browser import BENCH_DIR, StaticServer, launch
 from bench.deps import SetupError, ensure_peers
 from bench.report import render, update_readme
-from bench.scenarios import SCENARIOS, Bench, Settings, targets
+from bench.scenarios import SCENARIOS, Bench, Settings, Table, targets
 
 RESULTS = BENCH_DIR / "results.md"
 PARTIAL = BENCH_DIR / "results" / "partial.md"
+#: The scenario of bench/oidc_rotation.py, run after those of bench/scenarios.py.
+OIDC_ROTATION = "oidc-rotation"
+#: Every scenario's name, in the order they run.
+ALL = [*SCENARIOS, OIDC_ROTATION]
+#: Rounds of the OIDC rotation with ``--quick``.
+QUICK_OIDC_ROUNDS = 3
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -38,22 +47,46 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="NAME",
-        help=f"run only these scenarios (repeat or comma-separate): {', '.join(SCENARIOS)}",
+        help=f"run only these scenarios (repeat or comma-separate): {', '.join(ALL)}",
     )
     parser.add_argument("--output", type=Path, help="where to write the Markdown results")
     args = parser.parse_args(argv)
     names = [name.strip() for value in args.only for name in value.split(",") if name.strip()]
-    unknown = [name for name in names if name not in SCENARIOS]
+    unknown = [name for name in names if name not in ALL]
     if unknown:
-        parser.error(f"unknown scenario {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
-    args.only = [name for name in SCENARIOS if name in names] or list(SCENARIOS)
+        parser.error(f"unknown scenario {', '.join(unknown)}; choose from {', '.join(ALL)}")
+    args.only = [name for name in ALL if name in names] or list(ALL)
     return args
+
+
+def oidc_rotation_table(bench: Bench, quick: bool) -> Table:
+    """The multi-tab rotation against node-oidc-provider: authfetch on both interpreters
+    and oidc-client-ts (an "n/a" row when the peer could not be installed)."""
+    kinds = oidc_rotation.kinds_for(list(oidc_rotation.CLIENTS))
+    missing = oidc_rotation.peer_missing(kinds)
+    if missing:
+        kinds = [kind for kind in kinds if kind.served_by != "static"]
+    rounds = QUICK_OIDC_ROUNDS if quick else oidc_rotation.ROUNDS
+    results = []
+    failed: list[tuple[str, BaseException]] = []
+    for kind in kinds:
+        try:
+            results += oidc_rotation.run_all(bench.browser, [kind], rounds=rounds)
+        except Exception as error:  # one client's failure is a row, not the end of the run
+            failed.append((kind.label, error))
+    table = oidc_rotation.table(results)
+    for label, problem in failed:
+        table.add_failure(bench, label, problem)
+    if missing:
+        peer = oidc_rotation.oidc_client_ts_kind().label
+        table.rows.append([peer, f"n/a ({missing})"] + [""] * (len(table.columns) - 2))
+    return table
 
 
 def main(argv: list[str]) -> int:
     """Set up, run the chosen scenarios, write and print the results; the exit status."""
     args = parse_args(argv)
-    full = not args.quick and args.only == list(SCENARIOS)
+    full = not args.quick and args.only == ALL
     settings = Settings.quick() if args.quick else Settings()
     output = args.output or (RESULTS if full else PARTIAL)
     try:
@@ -81,7 +114,10 @@ def main(argv: list[str]) -> int:
                 tables = []
                 for name in args.only:
                     print(f"bench: {name}", flush=True)
-                    tables.append(SCENARIOS[name](bench))
+                    if name == OIDC_ROTATION:
+                        tables.append(oidc_rotation_table(bench, args.quick))
+                    else:
+                        tables.append(SCENARIOS[name](bench))
                 tables.insert(0, targets(bench))
                 browser.close()
         finally:

@@ -114,11 +114,13 @@ def _per_interpreter(key: str, label: str, path: str, ready: str) -> dict[str, C
 
 #: The demo page (the project's server) on each interpreter.
 AUTHFETCH = {
-    "py": Client("authfetch", "authfetch demo, Pyodide", "/", "authfetch", interpreter="py"),
+    "py": Client(
+        "authfetch", "authfetch demo, Pyodide", "/?dialect=json", "authfetch", interpreter="py"
+    ),
     "mpy": Client(
         "authfetch-mpy",
         "authfetch demo, MicroPython",
-        "/?interpreter=mpy",
+        "/?interpreter=mpy&dialect=json",
         "authfetch",
         interpreter="mpy",
     ),

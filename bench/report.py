@@ -52,10 +52,11 @@ def commit() -> str:
     return head + (" + local changes" if git("status", "--porcelain") else "")
 
 
-def package_version(name: str) -> str:
-    """The installed version of an npm package under ``bench/node_modules``."""
+def package_version(name: str, where: Path = BENCH_DIR) -> str:
+    """The installed version of an npm package under ``where/node_modules`` (``bench/``
+    unless told)."""
     try:
-        manifest = BENCH_DIR / "node_modules" / name / "package.json"
+        manifest = where / "node_modules" / name / "package.json"
         return json.loads(manifest.read_text())["version"]
     except (OSError, ValueError, KeyError):
         return "?"
@@ -88,7 +89,10 @@ def render(
         f"| Chromium | {chromium} (headless) |",
         f"| authfetch | commit {commit()}, {runtimes_text()} |",
         f"| peers | axios {package_version('axios')}, axios-auth-refresh "
-        f"{package_version('axios-auth-refresh')} |",
+        f"{package_version('axios-auth-refresh')}, oidc-client-ts "
+        f"{package_version('oidc-client-ts')} |",
+        f"| provider | node-oidc-provider {package_version('oidc-provider', ROOT)} "
+        "(the multi-tab rotation) |",
         f"| driver | Python {platform.python_version()}, Playwright {version('playwright')} |",
         f"| settings | {settings_text(settings)} |",
         "",

@@ -17,6 +17,8 @@ from playwright.sync_api import BrowserContext, ConsoleMessage, Page, WebError, 
 from pytest_authfetch import AuthfetchServer, ServerOptions
 from pytest_authfetch.plugin import ServerPool
 
+from e2e_tests.oidc_provider import oidc_provider_factory  # noqa: F401 - a fixture
+from e2e_tests.pagehost import page_host  # noqa: F401 - a fixture
 from e2e_tests.serverproc import CHROMIUM_ARGS, ROOT, chromium_executable
 
 # Pyodide needs 2-4 s to start here; a cold start on a busy 2-core CI machine more.
@@ -136,9 +138,14 @@ def interpreter(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-def demo_url(origin: str, interpreter: str) -> str:
-    """The demo page of ``origin`` on ``interpreter``."""
-    return origin + ("/?interpreter=mpy" if interpreter == "mpy" else "/")
+def demo_url(origin: str, interpreter: str, dialect: str = "json") -> str:
+    """The demo page of ``origin`` on ``interpreter``: signing in with the JSON dialect
+    (``login(username, password)``, what most tests drive) or at the server's provider
+    (``dialect="oidc"``, the demo's default)."""
+    page = origin + ("/?interpreter=mpy" if interpreter == "mpy" else "/")
+    if dialect == "oidc":
+        return page
+    return page + ("&" if "?" in page else "?") + "dialect=" + dialect
 
 
 def python_page(interpreter: str, python: str = "", src: str = "", head: str = "") -> str:

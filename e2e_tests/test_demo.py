@@ -164,7 +164,7 @@ def plain_server(authfetch_server_factory: Callable[..., AuthfetchServer]) -> Au
 
 def test_clock_button_only_with_test_controls(page: Page, plain_server: AuthfetchServer):
     """Without --testing the page offers no clock button, and says how to get one."""
-    open_ready_page(page, plain_server.url)
+    open_ready_page(page, demo_url(plain_server.url, "py"))
     sign_in(page)
     expect(page.get_by_role("heading", name="Signed in as demo")).to_be_visible()
     expect(page.get_by_role("button", name="Fire 20 requests at once")).to_be_visible()

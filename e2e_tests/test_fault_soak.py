@@ -19,7 +19,7 @@ from itertools import count
 from playwright.sync_api import Page
 from pytest_authfetch import AuthfetchServer, Stats
 
-from e2e_tests.conftest import PageErrors, bridge_login, open_ready_page
+from e2e_tests.conftest import PageErrors, bridge_login, demo_url, open_ready_page
 
 ROUNDS = int(os.environ.get("AUTHFETCH_SOAK_ROUNDS", "24"))
 REPORT = os.environ.get("AUTHFETCH_SOAK_REPORT")  # a Markdown file for the figures (make bench)
@@ -125,7 +125,7 @@ def test_fault_soak_no_duplicate_posts_and_no_logouts(
     page_errors.allow(r"^console\.error: Failed to load resource: net::ERR_")
     server = authfetch_server
     page.clock.install()
-    open_ready_page(page, server.url)
+    open_ready_page(page, demo_url(server.url, "py"))
     bridge_login(page)
     page.evaluate(WATCH_LOGOUTS)
     tally = Tally()

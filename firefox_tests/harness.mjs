@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, it } from 'node:test';
@@ -32,9 +33,13 @@ const REJECTION_PROBE = `addEventListener('unhandledrejection', (event) => {
 // "Task exception was never retrieved", and the probe above.
 const ESCAPED_ERROR = /Traceback|never retrieved|Uncaught|unhandled rejection/i;
 
-/** The demo page's path on `interpreter` (`/` is Pyodide, the default). */
-export function pagePath(interpreter) {
-  return interpreter === 'py' ? '/' : `/?interpreter=${interpreter}`;
+/** The demo page's path on `interpreter` (`/` is Pyodide, the default), signing in with
+ * the JSON dialect (`login(username, password)`), or at the server's provider with
+ * `dialect = 'oidc'` (the demo's default). */
+export function pagePath(interpreter, dialect = 'json') {
+  const page = interpreter === 'py' ? '/' : `/?interpreter=${interpreter}`;
+  if (dialect === 'oidc') return page;
+  return `${page}${page.includes('?') ? '&' : '?'}dialect=${dialect}`;
 }
 
 /** The Firefox to drive: `$AUTHFETCH_FIREFOX`, else what tools/find-firefox.sh finds. */
@@ -276,4 +281,264 @@ export function fetchStatuses(page, path, count = 1) {
 /** Wait until `predicate(...args)` is true in `page` (polled, never slept on). */
 export function waitFor(page, predicate, args = [], timeout = SOON_MS) {
   return page.waitForFunction(predicate, { polling: 50, timeout }, ...args);
+}
+
+// -- node-oidc-provider (issue 14): the provider, a real page host, and its login page ----
+
+const PROVIDER_SCRIPT = join(ROOT, 'tests', 'oidc_provider', 'provider.mjs');
+/** The provider's one client (public, PKCE S256, refresh tokens rotated with no grace). */
+export const OIDC_CLIENT_ID = 'authfetch-test';
+/** The scope the provider's API resource grants. */
+export const OIDC_API_SCOPE = 'api:read';
+/** Where authfetch's start-up module lives under the mock server. */
+const AUTOSTART = '/py/authfetch/src/authfetch/web/autostart.py';
+const PYSCRIPT_CONFIGS = { py: '/pyscript.toml', mpy: '/pyscript-mpy.toml' };
+/** Response headers the page host passes through from upstream. */
+const PASSED_HEADERS = ['content-type', 'cache-control', 'etag', 'last-modified'];
+
+/**
+ * node-oidc-provider (`tests/oidc_provider/provider.mjs`, see its README) on 127.0.0.1:
+ * `issuer`, `api`, and its test routes `advance`, `stats`, `reset`, `discovery`.
+ */
+export class OidcProvider {
+  /** Start it; `redirectUris` etc. as the script's options. Resolves once it listens. */
+  static async start({ redirectUris, postLogoutRedirectUris = [], corsOrigins = [], accessTtl = 60 }) {
+    const args = [PROVIDER_SCRIPT, '--port', '0', '--access-ttl', String(accessTtl)];
+    for (const uri of redirectUris) args.push('--redirect-uri', uri);
+    for (const uri of postLogoutRedirectUris) args.push('--post-logout-redirect-uri', uri);
+    for (const origin of corsOrigins) args.push('--cors-origin', origin);
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    child.stderr.on('data', (chunk) => {
+      log = (log + chunk).slice(-20_000);
+    });
+    const announced = await new Promise((resolve, reject) => {
+      let seen = '';
+      const timer = setTimeout(() => fail('timed out'), SERVER_START_MS);
+      const fail = (why) => {
+        clearTimeout(timer);
+        child.kill();
+        reject(new Error(`oidc provider did not start (${why}):\n${log}`));
+      };
+      child.stdout.on('data', (chunk) => {
+        seen += chunk;
+        const newline = seen.indexOf('\n');
+        if (newline < 0) return;
+        clearTimeout(timer);
+        try {
+          resolve(JSON.parse(seen.slice(0, newline)));
+        } catch {
+          fail(`printed ${seen.slice(0, newline)}`);
+        }
+      });
+      child.on('exit', (code) => fail(`exit ${code}`));
+      child.on('error', (error) => fail(error.message));
+    });
+    child.removeAllListeners('exit');
+    process.once('exit', () => child.kill('SIGTERM'));
+    const provider = new OidcProvider(child, announced.issuer);
+    provider.log = () => log;
+    return provider;
+  }
+
+  constructor(child, issuer) {
+    this.child = child;
+    this.issuer = issuer;
+    this.api = `${issuer}/api`;
+    this.clientId = OIDC_CLIENT_ID;
+  }
+
+  async call(method, path, body) {
+    const init = { method, headers: {} };
+    if (body !== undefined) {
+      init.body = JSON.stringify(body);
+      init.headers['Content-Type'] = 'application/json';
+    }
+    const response = await fetch(this.issuer + path, init);
+    const text = await response.text();
+    assert.ok(response.ok, `${method} ${path} answered ${response.status}: ${text}`);
+    return text ? JSON.parse(text) : null;
+  }
+
+  /** Move the provider's clock forward by `seconds`. */
+  advance(seconds) {
+    return this.call('POST', '/__test__/clock', { advance: seconds });
+  }
+
+  /** Its counters (`code_exchanged`, `refresh_ok`, `invalid_grant`, `revoked`, ...). */
+  stats() {
+    return this.call('GET', '/__test__/stats');
+  }
+
+  /** Zero the counters and forget every session, grant and token (not the clock). */
+  reset() {
+    return this.call('POST', '/__test__/reset', {});
+  }
+
+  /** The discovery document. */
+  discovery() {
+    return this.call('GET', '/.well-known/openid-configuration');
+  }
+
+  /** POST a form to the token endpoint from Node: `{status, body}`. */
+  async token(form) {
+    const { token_endpoint: endpoint } = await this.discovery();
+    const response = await fetch(endpoint, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(form).toString(),
+    });
+    return { status: response.status, body: await response.json() };
+  }
+
+  async stop() {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      const exited = new Promise((resolve) => this.child.once('exit', resolve));
+      this.child.kill('SIGTERM');
+      await exited;
+    }
+  }
+}
+
+/**
+ * A real local web server for test pages on 127.0.0.1 (a free port): the paths a test
+ * registered answer with their HTML (whatever the query), every other GET is passed
+ * through to `upstream` (the mock server: PyScript, the interpreters, the library).
+ */
+export class PageHost {
+  static async start(upstream) {
+    const host = new PageHost(upstream);
+    await new Promise((resolve) => host.http.listen(0, '127.0.0.1', resolve));
+    host.origin = `http://127.0.0.1:${host.http.address().port}`;
+    return host;
+  }
+
+  constructor(upstream) {
+    this.upstream = upstream;
+    this.pages = new Map();
+    this.http = createServer((request, response) => this.answer(request, response));
+  }
+
+  async answer(request, response) {
+    const path = request.url.split('?', 1)[0];
+    const page = this.pages.get(path);
+    if (page !== undefined) {
+      response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
+      response.end(page);
+      return;
+    }
+    try {
+      const upstream = await fetch(this.upstream + request.url, { headers: { Accept: request.headers.accept ?? '*/*' } });
+      const body = Buffer.from(await upstream.arrayBuffer());
+      const headers = { 'Content-Length': body.length };
+      for (const name of PASSED_HEADERS) {
+        const value = upstream.headers.get(name);
+        if (value) headers[name] = value;
+      }
+      response.writeHead(upstream.status, headers);
+      response.end(body);
+    } catch (error) {
+      response.writeHead(502, { 'Content-Type': 'text/plain' });
+      response.end(String(error));
+    }
+  }
+
+  /** Serve `html` at `path` (any query); its URL. */
+  add(path, html) {
+    this.pages.set(path, html);
+    return this.origin + path;
+  }
+
+  close() {
+    this.http.closeAllConnections?.();
+    return new Promise((resolve) => this.http.close(resolve));
+  }
+}
+
+/** The vendored PyScript's version (as the set-up recorded it). */
+function pyscriptVersion() {
+  return JSON.parse(readFileSync(join(ROOT, 'vendor', 'runtimes.json'), 'utf8')).pyscript;
+}
+
+/** A page running authfetch's start-up on `interpreter` with `options` in its options block. */
+export function authfetchPage(interpreter, options) {
+  const block = `<script type="application/json" id="authfetch-options">${JSON.stringify(options)}</script>`;
+  return (
+    `<!doctype html><html><head><meta charset="utf-8">${block}` +
+    `<script type="module" src="/vendor/pyscript/${pyscriptVersion()}/core.js"></script></head>` +
+    `<body><script type="${interpreter}" src="${AUTOSTART}" config="${PYSCRIPT_CONFIGS[interpreter]}"></script></body></html>`
+  );
+}
+
+/** authfetch's options for `provider`, the page at `pageUrl` being the redirect URI. */
+export function oidcOptions(provider, pageUrl) {
+  return {
+    api_base: provider.api,
+    issuer: provider.issuer,
+    client_id: OIDC_CLIENT_ID,
+    scope: `openid offline_access ${OIDC_API_SCOPE}`,
+    redirect_uri: pageUrl,
+  };
+}
+
+/** An `intercept` for `Scene.open`: requests to 127.0.0.1 go on, every other is aborted
+ * (the provider's login page imports a web font from the internet). */
+export function blockInternet(request) {
+  if (request.isInterceptResolutionHandled?.()) return;
+  const url = request.url();
+  if (/^(https?|wss?):/.test(url) && new URL(url).hostname !== '127.0.0.1') request.abort();
+  else request.continue();
+}
+
+/** Wait until `page.url()` satisfies `predicate` (polled). */
+export async function waitForUrl(page, predicate, timeout = READY_TIMEOUT_MS) {
+  const until = Date.now() + timeout;
+  while (!predicate(page.url())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for the page's URL; at ${page.url()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Run `script` in `page` after the evaluation returns (it navigates away). */
+function submitSoon(page, script) {
+  return page.evaluate((source) => {
+    setTimeout(() => (0, eval)(source), 0);
+  }, script);
+}
+
+/**
+ * On the provider's development login page (`page` is on it or on its way there): sign in
+ * as `login`, then "Continue" on the consent page if it shows one; resolves once the
+ * browser has left the provider's pages.
+ */
+export async function signInAtProvider(page, issuer, login = 'alice') {
+  const prefix = `${issuer}/interaction/`;
+  await waitForUrl(page, (url) => url.startsWith(prefix));
+  const login_ = 'form input[name="login"]';
+  const consent = 'form input[name="prompt"][value="consent"]';
+  await page.waitForSelector(`${login_}, ${consent}`, { timeout: SOON_MS });
+  if (await page.$(login_)) {
+    const here = page.url();
+    await page.evaluate((login) => {
+      document.querySelector('form input[name="login"]').value = login;
+      document.querySelector('form input[name="password"]').value = 'any';
+    }, login);
+    await submitSoon(page, `document.querySelector('form input[name="login"]').form.submit()`);
+    await waitForUrl(page, (url) => url !== here);
+  }
+  if (page.url().startsWith(prefix)) {
+    await page.waitForSelector(consent, { timeout: SOON_MS });
+    await submitSoon(page, `document.querySelector('form input[name="prompt"][value="consent"]').form.submit()`);
+  }
+  await waitForUrl(page, (url) => !url.startsWith(prefix));
+}
+
+/** From a ready authfetch page: `authfetch.login()`, the provider's pages, back ready and signed in. */
+export async function signInThroughProvider(page, provider) {
+  const here = page.url();
+  await submitSoon(page, 'window.authfetch.login()');
+  await waitForUrl(page, (url) => url !== here);
+  await signInAtProvider(page, provider.issuer);
+  await page.waitForSelector('html[data-authfetch="ready"]', { timeout: READY_TIMEOUT_MS });
+  await waitFor(page, () => window.authfetch.state().loggedIn === true, [], READY_TIMEOUT_MS);
 }

@@ -12,8 +12,14 @@ import sys
 import js
 from pyscript import document, when
 
-from authfetch import LoginError, RefreshUnavailableError, SessionExpiredError, TokenSet
-from authfetch.web import Response, setup, spawn
+from authfetch import (
+    ConfigurationError,
+    LoginError,
+    RefreshUnavailableError,
+    SessionExpiredError,
+    TokenSet,
+)
+from authfetch.web import AuthFetch, Response, setup, setup_async, spawn
 
 SESSION_ENDED = "Your session has ended. Please sign in again."
 LOGOUT_MESSAGES = {
@@ -145,6 +151,8 @@ def clear_log(_event) -> None:
 
 def on_tokens(tokens: TokenSet) -> None:
     """New tokens (login, refresh, another tab): update the panel, open the app if needed."""
+    if "client" not in globals():
+        return  # a sign-in finished during start-up: main() opens the app once it has the client
     update_panel(tokens)
     open_app()
 
@@ -320,12 +328,21 @@ async def add_item() -> None:
 
 
 def show_login(message: str = "", tone: str = "error") -> None:
-    """Show the sign-in form (with an optional message) in place of the app."""
+    """Show the sign-in (the provider's button, or the form) in place of the app."""
     known["app_open"] = False
     element("app").hidden = True
     element("login").hidden = False
     say("login-message", message, tone)
-    element("username").focus()
+    element("provider-sign-in").hidden = not AT_PROVIDER
+    element("login-form").hidden = AT_PROVIDER
+    element("provider-button" if AT_PROVIDER else "username").focus()
+
+
+@when("click", "#provider-button")
+async def sign_in_at_provider(_event) -> None:
+    """Go to the provider's sign-in page; the sign-in finishes when the browser comes back."""
+    say("login-message", "Going to the sign-in page…", "info")
+    await client.login()
 
 
 def on_logout(reason: str) -> None:
@@ -380,11 +397,40 @@ def runtime_info() -> str:
     return f"Python {version} (Pyodide) · pyodide_http patched · all of it running in this tab"
 
 
-client = setup(on_tokens=on_tokens, on_logout=on_logout, on_event=log_event)
-element("runtime-info").textContent = runtime_info()
-spawn(offer_clock_button())
-element("loading").hidden = True
-if client.logged_in:
-    open_app()
-else:
-    show_login()
+#: The demo signs in at this server's OpenID Connect provider; ``?dialect=json`` uses the
+#: JSON dialect of a custom backend instead (a username/password form).
+AT_PROVIDER = "dialect=json" not in str(js.location.search)
+HOOKS = {"on_tokens": on_tokens, "on_logout": on_logout, "on_event": log_event}
+
+
+async def start_client() -> AuthFetch:
+    """The demo's client: at the provider (discovery, then the sign-in the page came back
+    from), or the JSON dialect."""
+    if not AT_PROVIDER:
+        return setup(**HOOKS)
+    origin = str(js.location.origin)
+    page = origin + ("/?interpreter=mpy" if sys.implementation.name == "micropython" else "/")
+    return await setup_async(issuer=origin, client_id="authfetch-demo", redirect_uri=page, **HOOKS)
+
+
+async def main() -> None:
+    """Start the client, then show the app or the sign-in."""
+    global client
+    element("runtime-info").textContent = runtime_info()
+    try:
+        client = await start_client()
+    except ConfigurationError as error:
+        element("loading").textContent = f"authfetch cannot start: {error}"
+        return
+    spawn(offer_clock_button())
+    element("loading").hidden = True
+    if client.logged_in:
+        open_app()
+    elif client.sign_in_error is not None:
+        show_login(f"Sign-in failed: {client.sign_in_error}.")
+    else:
+        show_login()
+
+
+client: AuthFetch
+spawn(main())

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
 import mimetypes
+import sys
 from typing import Any
 
 from flask import Flask, Response, request
 from flask_cors import CORS
 from werkzeug.security import generate_password_hash
 
-from server import ratelimit
-from server.config import (
+from . import ratelimit
+from .config import (
     DEFAULT_CONFIG,
     ORIGIN_RE,
     PAGE_CSP,
@@ -18,8 +20,25 @@ from server.config import (
     ConfigError,
     resolve_config,
 )
-from server.state import EXTENSION_KEY, AppState
-from server.tokens import AccessPolicy, load_secret
+from .idtokens import SigningKey
+from .state import EXTENSION_KEY, AppState
+from .tokens import AccessPolicy, load_secret
+
+
+def _answer_to_server_too() -> None:
+    """Relocated (the pytest plugin runs this package as ``pytest_authfetch.mockserver``),
+    let ``server.errors`` name this package's module in this process.
+
+    ``page.py`` still imports it absolutely; everything else here is relative.
+    Remove this once ``page.py`` says ``from .errors import json_error``.
+    """
+    if __name__ == "server" or "server" in sys.modules:
+        return
+    sys.modules["server"] = sys.modules[__name__]
+    sys.modules["server.errors"] = importlib.import_module(".errors", __name__)
+
+
+_answer_to_server_too()
 
 __all__ = ["DEFAULT_CONFIG", "ORIGIN_RE", "PAGE_CSP", "PROJECT_ROOT", "ConfigError", "create_app"]
 
@@ -28,7 +47,7 @@ mimetypes.add_type("application/wasm", ".wasm")
 mimetypes.add_type("text/javascript", ".mjs")
 mimetypes.add_type("application/toml", ".toml")
 
-CORS_PREFIXES = ("/auth/", "/api/")  # the routes other origins may call (with ALLOW_ORIGINS)
+CORS_PREFIXES = ("/auth/", "/api/", "/oauth/token", "/oauth/revoke")  # with ALLOW_ORIGINS
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -42,7 +61,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     resolve_config(app)
 
-    from server import api, auth, db, errors, openapi, page, testing
+    from . import api, auth, db, errors, oidc, openapi, page, testing
 
     db.init_db(app)
     app.extensions[EXTENSION_KEY] = AppState(
@@ -56,11 +75,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         dummy_hash=generate_password_hash(
             "not-a-password", method=app.config["PASSWORD_HASH_METHOD"]
         ),
+        signing_key=SigningKey(app.config["SIGNING_KEY_FILE"]),
     )
     errors.init_app(app)
     app.register_blueprint(page.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(oidc.bp)
     app.register_blueprint(openapi.bp)
     if app.config["TESTING_ROUTES"]:
         app.register_blueprint(testing.bp)
@@ -71,10 +92,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _init_cors(app: Flask) -> None:
-    """CORS for ``ALLOW_ORIGINS`` on /auth and /api; their answers all vary on ``Origin``."""
+    """CORS for ``ALLOW_ORIGINS`` on /auth, /api and the token and revocation endpoints.
+
+    Their answers all vary on ``Origin``. (Discovery and JWKS are open to every
+    origin: ``server/oidc.py`` sets their header.)
+    """
     CORS(
         app,
-        resources=[f"{prefix}.*" for prefix in CORS_PREFIXES],
+        resources=[_cors_pattern(prefix) for prefix in CORS_PREFIXES],
         origins=list(app.config["ALLOW_ORIGINS"]),
         allow_headers=["Authorization", "Content-Type"],
         expose_headers=["WWW-Authenticate", "Retry-After"],
@@ -89,3 +114,8 @@ def _init_cors(app: Flask) -> None:
         if request.path.startswith(CORS_PREFIXES):
             response.vary.add("Origin")
         return response
+
+
+def _cors_pattern(prefix: str) -> str:
+    """flask-cors's resource pattern: a folder and everything under it, or one path."""
+    return f"{prefix}.*" if prefix.endswith("/") else f"{prefix}$"

@@ -9,7 +9,8 @@ import sys
 from types import FrameType
 from typing import Any
 
-from server import DEFAULT_CONFIG, ORIGIN_RE, ConfigError, create_app
+from . import DEFAULT_CONFIG, ORIGIN_RE, ConfigError, create_app
+from .config import redirect_uri_problem
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -34,6 +35,14 @@ def _origin(text: str) -> str:
     """An argparse type: ``scheme://host[:port]`` (no path, no wildcard)."""
     if not ORIGIN_RE.fullmatch(text):
         raise argparse.ArgumentTypeError(f"not an origin like http://host:port: {text!r}")
+    return text
+
+
+def _redirect_uri(text: str) -> str:
+    """An argparse type: ``/path`` (on the server's own origin) or an absolute http(s) URI."""
+    problem = redirect_uri_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
     return text
 
 
@@ -97,6 +106,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="allow CORS from this origin for /auth and /api (repeatable; default: none)",
     )
     add(
+        "--redirect-uri",
+        action="append",
+        type=_redirect_uri,
+        default=[],
+        metavar="URI",
+        help="register one more redirect URI for the OAuth client "
+        f"{defaults['OIDC_CLIENT_ID']} (repeatable; /path = on this server's origin; "
+        "always registered: " + ", ".join(defaults["REDIRECT_URIS"]) + ")",
+    )
+    add(
+        "--post-logout-redirect-uri",
+        action="append",
+        type=_redirect_uri,
+        default=[],
+        metavar="URI",
+        help="register one more post-logout redirect URI (repeatable, same rule; the redirect "
+        "URIs are always allowed too)",
+    )
+    add(
         "--testing",
         action="store_true",
         help="register the /__test__/ routes (stats, reset, clock, faults)",
@@ -116,6 +144,13 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.db:
         config["DATABASE"] = args.db
+    if args.redirect_uri:
+        config["REDIRECT_URIS"] = [*DEFAULT_CONFIG["REDIRECT_URIS"], *args.redirect_uri]
+    if args.post_logout_redirect_uri:
+        config["POST_LOGOUT_REDIRECT_URIS"] = [
+            *DEFAULT_CONFIG["POST_LOGOUT_REDIRECT_URIS"],
+            *args.post_logout_redirect_uri,
+        ]
     return config
 
 
@@ -126,7 +161,7 @@ def _stop(_signum: int, _frame: FrameType | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Start the server and block until interrupted (Ctrl-C or SIGTERM); 2 if it cannot start."""
-    from server.serve import make_server
+    from .serve import make_server
 
     args = parse_args(argv)
     logging.basicConfig()  # waitress's warnings and errors go to stderr, as with serve()

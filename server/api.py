@@ -19,11 +19,11 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import Unauthorized
 
-from server import sessions
-from server.db import get_db
-from server.errors import json_error, json_object
-from server.state import get_state
-from server.tokens import verify_access_token
+from . import sessions
+from .db import get_db
+from .errors import json_error, json_object
+from .state import get_state
+from .tokens import verify_access_token
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

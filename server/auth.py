@@ -12,13 +12,13 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify
 from werkzeug.security import check_password_hash
 
-from server import sessions
-from server.db import get_db
-from server.errors import json_error, json_object
-from server.ratelimit import LOGIN_LIMITED, limiter, login_limit
-from server.sessions import Grant, InvalidGrant
-from server.state import get_state
-from server.tokens import issue_access_token
+from . import sessions
+from .db import get_db
+from .errors import json_error, json_object
+from .ratelimit import LOGIN_LIMITED, LOGIN_SCOPE, limiter, login_limit
+from .sessions import Grant, InvalidGrant
+from .state import get_state
+from .tokens import issue_access_token
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -64,7 +64,7 @@ def _string_field(body: dict[str, Any], name: str) -> str | None:
 
 
 @bp.post("/login")
-@limiter.limit(login_limit, methods=["POST"], error_message=LOGIN_LIMITED)
+@limiter.shared_limit(login_limit, LOGIN_SCOPE, methods=["POST"], error_message=LOGIN_LIMITED)
 def login() -> Response:
     """Check ``{"username", "password"}`` and open a session (a new token family).
 
@@ -76,37 +76,65 @@ def login() -> Response:
     username, password = _string_field(body, "username"), _string_field(body, "password")
     if username is None or password is None:
         return json_error(400, "invalid_request", "username and password (strings) required")
-    state = get_state()
-    conn = get_db()
-    user = conn.execute(
-        "SELECT id, password_hash FROM users WHERE username = ?", (username,)
-    ).fetchone()
-    stored_hash = user["password_hash"] if user else state.dummy_hash
-    password_ok = check_password_hash(stored_hash, password)
-    if user is None or not password_ok:
+    user_id = check_credentials(username, password)
+    if user_id is None:
         return json_error(401, "invalid_credentials", "unknown user or wrong password")
-    grant = sessions.start(conn, user["id"], state.clock.now(), refresh_policy())
+    state = get_state()
+    grant = sessions.start(get_db(), user_id, state.clock.now(), refresh_policy())
     state.stats.incr("login")
     return _token_response(grant)
+
+
+def check_credentials(username: str, password: str) -> int | None:
+    """The user's id if ``password`` is theirs, else None, after the same work either way.
+
+    An unknown user's password is checked against a dummy hash of the same cost.
+    The caller counts a success in the ``login`` stat.
+    """
+    user = (
+        get_db()
+        .execute("SELECT id, password_hash FROM users WHERE username = ?", (username,))
+        .fetchone()
+    )
+    stored_hash = user["password_hash"] if user else get_state().dummy_hash
+    password_ok = check_password_hash(stored_hash, password)
+    if user is None or not password_ok:
+        return None
+    user_id: int = user["id"]
+    return user_id
 
 
 @bp.post("/refresh")
 def refresh() -> Response:
     """Rotate ``{"refresh_token"}``: always a new refresh token, or 400 ``invalid_grant``."""
-    state = get_state()
     presented = _string_field(json_object(), "refresh_token")
     if presented is None:
-        state.stats.incr("refresh_failed")
+        get_state().stats.incr("refresh_failed")
         return json_error(400, "invalid_request", "refresh_token (string) required")
+    try:
+        grant = rotate_counted(presented)
+    except InvalidGrant as refused:
+        return json_error(400, "invalid_grant", refused.description)
+    return _token_response(grant)
+
+
+def rotate_counted(presented: str) -> Grant:
+    """Rotate ``presented`` (:func:`sessions.rotate`) and count the outcome in the stats.
+
+    The one refresh of both dialects: ``/auth/refresh`` and the ``refresh_token``
+    grant of ``/oauth/token``. Raises :class:`InvalidGrant` (counted as
+    ``refresh_failed``, and ``reuse_detected`` for reuse).
+    """
+    state = get_state()
     try:
         grant = sessions.rotate(get_db(), presented, state.clock.now, refresh_policy())
     except InvalidGrant as refused:
         state.stats.incr("refresh_failed")
         if refused.reuse:
             state.stats.incr("reuse_detected")
-        return json_error(400, "invalid_grant", refused.description)
+        raise
     state.stats.incr("refresh_ok")
-    return _token_response(grant)
+    return grant
 
 
 @bp.post("/logout")
@@ -120,5 +148,12 @@ def logout() -> Response:
     presented = _string_field(json_object(), "refresh_token")
     if presented is None:
         return json_error(400, "invalid_request", "refresh_token (string) required")
-    sessions.revoke_by_token(get_db(), presented, get_state().clock.now(), "logout")
+    revoke_counted(presented, "logout")
     return Response(status=204)
+
+
+def revoke_counted(presented: str, reason: str) -> None:
+    """Revoke the family of refresh token ``presented`` if it is known (counted as ``revoked``)."""
+    state = get_state()
+    if sessions.revoke_by_token(get_db(), presented, state.clock.now(), reason):
+        state.stats.incr("revoked")

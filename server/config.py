@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 
@@ -21,6 +22,8 @@ PAGE_CSP = (
 )
 LOGIN_RATE_LIMIT = "10 per minute"
 TESTING_LOGIN_RATE_LIMIT = "1000 per minute"
+#: The demo page on both interpreters: registered redirect URIs of the demo client by default.
+DEFAULT_REDIRECT_URIS = ("/", "/?interpreter=mpy")
 ORIGIN_RE = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?")
 
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -44,6 +47,14 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "PASSWORD_HASH_METHOD": "scrypt",  # werkzeug's default scrypt parameters
     "MAX_CONTENT_LENGTH": 16 * 1024,
     "PAGE_CSP": PAGE_CSP,
+    # The OAuth 2.0 / OpenID Connect provider (server/oidc.py). A URI starting with "/" is
+    # relative to the issuer (the origin the request came to); any other is absolute.
+    "OIDC_CLIENT_ID": "authfetch-demo",  # the one registered client: public, PKCE S256
+    "REDIRECT_URIS": list(DEFAULT_REDIRECT_URIS),  # --redirect-uri adds to these
+    "POST_LOGOUT_REDIRECT_URIS": list(DEFAULT_REDIRECT_URIS),  # plus every REDIRECT_URIS
+    "SIGNING_KEY_FILE": None,  # None: "<DATABASE>.rsa-key.pem", the ID tokens' RS256 key
+    "CODE_TTL": 60,  # seconds an authorization code may be exchanged (once)
+    "ID_TOKEN_TTL": 600,  # seconds an ID token is valid
 }
 
 
@@ -58,6 +69,8 @@ def resolve_config(app: Flask) -> None:
         config["DATABASE"] = str(Path(app.instance_path) / "authfetch.sqlite3")
     if not config["SECRET_FILE"]:
         config["SECRET_FILE"] = config["DATABASE"] + ".secret"
+    if not config["SIGNING_KEY_FILE"]:
+        config["SIGNING_KEY_FILE"] = config["DATABASE"] + ".rsa-key.pem"
     if not config["LOGIN_RATE_LIMIT"]:
         testing = config["TESTING_ROUTES"]
         config["LOGIN_RATE_LIMIT"] = TESTING_LOGIN_RATE_LIMIT if testing else LOGIN_RATE_LIMIT
@@ -69,3 +82,34 @@ def resolve_config(app: Flask) -> None:
     for origin in config["ALLOW_ORIGINS"]:
         if not ORIGIN_RE.fullmatch(origin):
             raise ConfigError(f"not an origin (scheme://host[:port]): {origin!r}")
+    for key in ("REDIRECT_URIS", "POST_LOGOUT_REDIRECT_URIS"):
+        for uri in config[key]:
+            problem = redirect_uri_problem(uri)
+            if problem:
+                raise ConfigError(f"{key}: {problem}")
+    for key in ("CODE_TTL", "ID_TOKEN_TTL"):
+        if not config[key] >= 1:
+            raise ConfigError(f"{key} must be at least 1 second")
+
+
+def redirect_uri_problem(uri: str) -> str | None:
+    """What is wrong with a redirect URI to register (``/path`` or absolute), or None.
+
+    A relative one is a path on the issuer's origin (``/`` then no second ``/``);
+    an absolute one has an ``http``/``https`` scheme and a host. Neither may carry
+    a fragment (RFC 6749 §3.1.2).
+    """
+    if not isinstance(uri, str) or not uri:
+        return f"not a URI: {uri!r}"
+    if "#" in uri:
+        return f"a redirect URI must not have a fragment: {uri!r}"
+    if any(ord(char) <= 0x20 or ord(char) == 0x7F for char in uri):
+        return f"a redirect URI must not contain spaces or control characters: {uri!r}"
+    if uri.startswith("/"):
+        if uri.startswith("//"):
+            return f"a relative redirect URI is a path, not //host: {uri!r}"
+        return None
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return f"not /path or an absolute http(s) URI: {uri!r}"
+    return None

@@ -16,7 +16,7 @@ from pathlib import Path
 from flask import Flask, current_app, g
 from werkzeug.security import generate_password_hash
 
-from server.files import create_private_file
+from .files import create_private_file
 
 BUSY_TIMEOUT_S = 10.0
 DEMO_USERNAME = "demo"
@@ -57,6 +57,29 @@ CREATE TABLE IF NOT EXISTS items (
     created_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS items_user ON items(user_id);
+-- Authorization codes of the OAuth provider (server/codes.py), by SHA-256 hash only.
+-- Single use: used_at is set by the first exchange, whatever its outcome; family_id
+-- is the sign-in a successful exchange opened (revoked if the code comes back).
+CREATE TABLE IF NOT EXISTS auth_codes (
+    hash           TEXT PRIMARY KEY,
+    client_id      TEXT NOT NULL,
+    redirect_uri   TEXT NOT NULL,
+    code_challenge TEXT NOT NULL,
+    nonce          TEXT,
+    scope          TEXT NOT NULL,
+    user_id        INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    auth_time      REAL NOT NULL,
+    expires_at     REAL NOT NULL,
+    used_at        REAL,
+    family_id      TEXT
+);
+-- The families opened by a code exchange: which client, what scope, when the user signed in.
+CREATE TABLE IF NOT EXISTS oidc_sessions (
+    family_id TEXT PRIMARY KEY REFERENCES families(id) ON DELETE CASCADE,
+    client_id TEXT NOT NULL,
+    scope     TEXT NOT NULL,
+    auth_time REAL NOT NULL
+);
 """
 
 

@@ -7,7 +7,7 @@ import os
 import stat
 from pathlib import Path
 
-from server.config import ConfigError
+from .config import ConfigError
 
 PRIVATE_FOLDER_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600

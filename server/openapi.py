@@ -15,8 +15,8 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from server.page import LIBRARY_ARCHIVE
-from server.state import STAT_NAMES
+from .page import LIBRARY_ARCHIVE
+from .state import STAT_NAMES
 
 bp = Blueprint("openapi", __name__)
 
@@ -60,6 +60,47 @@ def _header(description: str) -> Schema:
     return {"description": description, "required": True, "schema": {"type": "string"}}
 
 
+FORM = "application/x-www-form-urlencoded"
+HTML = "text/html"
+
+
+def _form_body(schema: Schema) -> Schema:
+    """A required form-encoded request body."""
+    return {"required": True, "content": {FORM: {"schema": schema}}}
+
+
+def _html(description: str) -> Schema:
+    """An HTML answer."""
+    return {"description": description, "content": {HTML: {"schema": {"type": "string"}}}}
+
+
+def _query(name: str, description: str, required: bool = False) -> Schema:
+    """A string query parameter."""
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "description": description,
+        "schema": {"type": "string", "maxLength": 2048},
+    }
+
+
+REDIRECT_302 = {
+    "description": "back to the client's redirect URI",
+    "headers": {"Location": _header("the redirect URI with the answer in its query")},
+}
+AUTHORIZE_PARAMETERS = [
+    _query("response_type", "`code`", required=True),
+    _query("client_id", "`authfetch-demo`", required=True),
+    _query("redirect_uri", "a registered redirect URI, exactly", required=True),
+    _query("code_challenge", "PKCE: BASE64URL(SHA256(code_verifier)), 43 characters", True),
+    _query("code_challenge_method", "`S256` (`plain` is refused)", required=True),
+    _query("scope", "space-separated; `openid` for an ID token"),
+    _query("state", "passed back unchanged"),
+    _query("nonce", "put into the ID token"),
+    _query("prompt", "`none` is answered `login_required`"),
+    _query("response_mode", "`query` only"),
+]
 BAD_JSON = _error("not a JSON object, or fields missing or of the wrong type", "invalid_request")
 TOO_LARGE = _error("body over 16 KiB", "request_too_large")
 NOT_JSON = _error("body not declared application/json", "unsupported_media_type")
@@ -202,6 +243,108 @@ DESCRIPTION: Schema = {
                 },
             },
         },
+        "/.well-known/openid-configuration": {
+            "get": {
+                "operationId": "oidcDiscovery",
+                "summary": "OpenID Connect Discovery 1.0: the provider's metadata",
+                "responses": {"200": _ok("the metadata", _ref("ProviderMetadata"))},
+            }
+        },
+        "/.well-known/oauth-authorization-server": {
+            "get": {
+                "operationId": "oauthDiscovery",
+                "summary": "RFC 8414: the same metadata",
+                "responses": {"200": _ok("the metadata", _ref("ProviderMetadata"))},
+            }
+        },
+        "/oauth/authorize": {
+            "get": {
+                "operationId": "authorize",
+                "summary": "Authorization request (code + PKCE S256): the sign-in page",
+                "parameters": AUTHORIZE_PARAMETERS,
+                "responses": {
+                    "200": _html("the sign-in page (username, password, Sign in, Cancel)"),
+                    "302": REDIRECT_302,
+                    "400": _html("unknown client_id or unregistered redirect_uri: an error page"),
+                },
+            },
+            "post": {
+                "operationId": "signIn",
+                "summary": "The sign-in form: sign in, or cancel (`cancel`)",
+                "requestBody": _form_body(_ref("SignInForm")),
+                "responses": {
+                    "302": REDIRECT_302,
+                    "400": _html("unknown client_id or unregistered redirect_uri: an error page"),
+                    "401": _html("wrong username or password: the sign-in page again"),
+                    "413": TOO_LARGE,
+                    "429": _error(
+                        "too many login attempts from this address (LOGIN_RATE_LIMIT)",
+                        "too_many_requests",
+                        headers={"Retry-After": _header("seconds until the next attempt")},
+                    ),
+                },
+            },
+        },
+        "/oauth/token": {
+            "post": {
+                "operationId": "oauthToken",
+                "summary": "Token endpoint: `authorization_code` (PKCE) and `refresh_token` grants",
+                "requestBody": _form_body(_ref("TokenRequest")),
+                "responses": {
+                    "200": _ok("tokens (`Cache-Control: no-store`)", _ref("OAuthTokens")),
+                    "400": _error(
+                        "not form-encoded, missing or repeated parameters (`invalid_request`); "
+                        "a bad, used, expired code, PKCE mismatch, a dead refresh token "
+                        "(`invalid_grant`); another grant type (`unsupported_grant_type`)",
+                        "invalid_request",
+                        "invalid_grant",
+                        "unsupported_grant_type",
+                    ),
+                    "401": _error("unknown client_id", "invalid_client"),
+                    "413": TOO_LARGE,
+                },
+            }
+        },
+        "/oauth/revoke": {
+            "post": {
+                "operationId": "oauthRevoke",
+                "summary": "RFC 7009: revoke a refresh token's sign-in (token family)",
+                "requestBody": _form_body(_ref("RevokeRequest")),
+                "responses": {
+                    "200": {"description": "revoked, or an unknown token: nothing to do"},
+                    "400": _error("not form-encoded, or no token", "invalid_request"),
+                    "401": _error("unknown client_id", "invalid_client"),
+                    "413": TOO_LARGE,
+                },
+            }
+        },
+        "/oauth/jwks": {
+            "get": {
+                "operationId": "oauthJwks",
+                "summary": "The public key of the ID tokens (JWK Set)",
+                "responses": {"200": _ok("the JWK Set", _ref("JwkSet"))},
+            }
+        },
+        "/oauth/end-session": {
+            "get": {
+                "operationId": "endSession",
+                "summary": "RP-Initiated Logout 1.0",
+                "parameters": [
+                    _query("id_token_hint", "an ID token of this provider (may be expired)"),
+                    _query("client_id", "`authfetch-demo`"),
+                    _query("post_logout_redirect_uri", "a registered post-logout redirect URI"),
+                    _query("state", "passed back"),
+                ],
+                "responses": {
+                    "200": _html("You are signed out"),
+                    "302": {
+                        "description": "to post_logout_redirect_uri (with state)",
+                        "headers": {"Location": _header("the post-logout redirect URI")},
+                    },
+                    "400": _html("a bad id_token_hint, client_id or post_logout_redirect_uri"),
+                },
+            }
+        },
         "/openapi.json": {
             "get": {
                 "operationId": "getOpenApi",
@@ -294,6 +437,111 @@ DESCRIPTION: Schema = {
                     "refresh_token": {"type": "string"},
                     "token_type": {"const": "Bearer"},
                     "expires_in": {"type": "integer", "minimum": 1},
+                },
+            },
+            "ProviderMetadata": {
+                "type": "object",
+                "required": [
+                    "issuer",
+                    "authorization_endpoint",
+                    "token_endpoint",
+                    "revocation_endpoint",
+                    "end_session_endpoint",
+                    "jwks_uri",
+                    "response_types_supported",
+                    "grant_types_supported",
+                    "code_challenge_methods_supported",
+                    "token_endpoint_auth_methods_supported",
+                    "scopes_supported",
+                    "id_token_signing_alg_values_supported",
+                    "subject_types_supported",
+                ],
+                "properties": {
+                    "issuer": {"type": "string"},
+                    "authorization_endpoint": {"type": "string"},
+                    "token_endpoint": {"type": "string"},
+                    "revocation_endpoint": {"type": "string"},
+                    "end_session_endpoint": {"type": "string"},
+                    "jwks_uri": {"type": "string"},
+                    "response_types_supported": {"const": ["code"]},
+                    "grant_types_supported": {"type": "array", "items": {"type": "string"}},
+                    "code_challenge_methods_supported": {"const": ["S256"]},
+                    "token_endpoint_auth_methods_supported": {"const": ["none"]},
+                    "scopes_supported": {"type": "array", "items": {"type": "string"}},
+                    "id_token_signing_alg_values_supported": {"const": ["RS256"]},
+                    "subject_types_supported": {"const": ["public"]},
+                },
+            },
+            "SignInForm": {
+                "type": "object",
+                "required": ["client_id", "redirect_uri"],
+                "properties": {
+                    "response_type": {"type": "string"},
+                    "client_id": {"type": "string"},
+                    "redirect_uri": {"type": "string"},
+                    "scope": {"type": "string"},
+                    "state": {"type": "string"},
+                    "nonce": {"type": "string"},
+                    "code_challenge": {"type": "string"},
+                    "code_challenge_method": {"type": "string"},
+                    "username": {"type": "string"},
+                    "password": {"type": "string"},
+                    "cancel": {"type": "string"},
+                },
+            },
+            "TokenRequest": {
+                "type": "object",
+                "required": ["grant_type", "client_id"],
+                "properties": {
+                    "grant_type": {"enum": ["authorization_code", "refresh_token"]},
+                    "client_id": {"type": "string", "maxLength": 2048},
+                    "code": {"type": "string", "maxLength": 2048},
+                    "redirect_uri": {"type": "string", "maxLength": 2048},
+                    "code_verifier": {"type": "string", "maxLength": 2048},
+                    "refresh_token": {"type": "string", "maxLength": 2048},
+                },
+            },
+            "RevokeRequest": {
+                "type": "object",
+                "required": ["token", "client_id"],
+                "properties": {
+                    "token": {"type": "string", "minLength": 1, "maxLength": 2048},
+                    "token_type_hint": {"type": "string", "maxLength": 2048},
+                    "client_id": {"type": "string", "maxLength": 2048},
+                },
+            },
+            "OAuthTokens": {
+                "type": "object",
+                "required": ["access_token", "refresh_token", "token_type", "expires_in"],
+                "additionalProperties": False,
+                "properties": {
+                    "access_token": {"type": "string"},
+                    "refresh_token": {"type": "string"},
+                    "token_type": {"const": "Bearer"},
+                    "expires_in": {"type": "integer", "minimum": 1},
+                    "scope": {"type": "string"},
+                    "id_token": {"type": "string"},
+                },
+            },
+            "JwkSet": {
+                "type": "object",
+                "required": ["keys"],
+                "properties": {
+                    "keys": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["kty", "kid", "n", "e"],
+                            "properties": {
+                                "kty": {"const": "RSA"},
+                                "kid": {"type": "string"},
+                                "n": {"type": "string"},
+                                "e": {"type": "string"},
+                                "use": {"const": "sig"},
+                                "alg": {"const": "RS256"},
+                            },
+                        },
+                    }
                 },
             },
             "Me": {
@@ -412,10 +660,16 @@ TESTING_PATHS: Schema = {
         },
         "post": {
             "operationId": "testArmFaults",
-            "summary": "Make the next `count` refresh calls fail, wait or lose their answer",
-            "requestBody": _json_body(_ref("ArmFault")),
+            "summary": "Make the next `count` refresh calls fail, wait or lose their answer; "
+            "or give the next `count` code exchanges' ID tokens another nonce",
+            "requestBody": _json_body(
+                {"oneOf": [_ref("ArmFault"), _ref("ArmNonce")]},
+            ),
             "responses": {
-                "200": _ok("the armed fault", _ref("Fault")),
+                "200": _ok(
+                    "the armed fault (or nonce)",
+                    {"oneOf": [_ref("Fault"), _ref("ArmedNonce")]},
+                ),
                 "400": BAD_JSON,
                 "413": TOO_LARGE,
                 "415": NOT_JSON,
@@ -438,6 +692,7 @@ TESTING_SCHEMAS: Schema = {
     },
     "ArmFault": {
         "type": "object",
+        "not": {"required": ["id_token_nonce"]},
         "required": ["count"],
         "properties": {
             "count": {"type": "integer", "minimum": 0},
@@ -446,8 +701,27 @@ TESTING_SCHEMAS: Schema = {
             "drop_after_commit": {"type": "boolean"},
         },
     },
+    "ArmNonce": {
+        "type": "object",
+        "required": ["id_token_nonce", "count"],
+        "additionalProperties": False,
+        "properties": {
+            "id_token_nonce": {"type": "string", "minLength": 1, "maxLength": 2048},
+            "count": {"type": "integer", "minimum": 0},
+        },
+    },
+    "ArmedNonce": {
+        "type": "object",
+        "required": ["id_token_nonce", "count"],
+        "additionalProperties": False,
+        "properties": {
+            "id_token_nonce": {"type": ["string", "null"]},
+            "count": {"type": "integer", "minimum": 0},
+        },
+    },
     "Fault": {
         "type": "object",
+        "additionalProperties": False,
         "required": ["count", "status", "delay_ms", "drop_after_commit"],
         "properties": {
             "count": {"type": "integer", "minimum": 0},
@@ -465,13 +739,13 @@ def describe(testing: bool) -> Schema:
     if testing:
         document["paths"].update(copy.deepcopy(TESTING_PATHS))
         document["components"]["schemas"].update(copy.deepcopy(TESTING_SCHEMAS))
-        refresh_answers = document["paths"]["/auth/refresh"]["post"]["responses"]
-        for status, answer in refresh_answers.items():
-            if status >= "400":  # an armed fault may answer any 400-599, these included
-                answer["content"][JSON]["schema"]["allOf"][1]["properties"]["error"]["enum"].append(
-                    "injected_fault"
-                )
-        refresh_answers.update(copy.deepcopy(FAULT_RANGES))
+        for path in ("/auth/refresh", "/oauth/token"):  # the refresh calls faults apply to
+            refresh_answers = document["paths"][path]["post"]["responses"]
+            for status, answer in refresh_answers.items():
+                if status >= "400":  # an armed fault may answer any 400-599, these included
+                    schema = answer["content"][JSON]["schema"]
+                    schema["allOf"][1]["properties"]["error"]["enum"].append("injected_fault")
+            refresh_answers.update(copy.deepcopy(FAULT_RANGES))
     return document
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, request, send_from_directory
 
-from server.errors import json_error
+from .errors import json_error
 
 bp = Blueprint("page", __name__)
 

@@ -1,7 +1,8 @@
 """The login rate limit: one Flask-Limiter instance, bound to each app by ``create_app``.
 
 Views take their limit with ``@limiter.limit(...)``; the limit of ``POST
-/auth/login`` is the app's ``LOGIN_RATE_LIMIT``. Storage is Flask-Limiter's
+/auth/login`` and ``POST /oauth/authorize`` (one shared budget) is the app's
+``LOGIN_RATE_LIMIT``. Storage is Flask-Limiter's
 in-memory store, created afresh by every ``init_app`` (so a new app starts
 with no hits, like a restarted server).
 """
@@ -17,6 +18,9 @@ from flask_limiter.util import get_remote_address
 limiter = Limiter(key_func=get_remote_address)
 
 LOGIN_LIMITED = "too many login attempts; try again later"
+#: One budget for both ways to check a password: ``POST /auth/login`` and the
+#: provider's sign-in page (``POST /oauth/authorize``).
+LOGIN_SCOPE = "login"
 
 
 def login_limit() -> str:

@@ -18,7 +18,7 @@ from waitress.channel import HTTPChannel  # type: ignore[import-untyped]  # wait
 from waitress.server import create_server  # type: ignore[import-untyped]
 from waitress.task import ErrorTask  # type: ignore[import-untyped]
 
-from server.errors import ERROR_CODES
+from .errors import ERROR_CODES
 
 THREADS = 8
 IDENT = "authfetch"

@@ -40,8 +40,8 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from server.db import immediate
-from server.tokens import hash_refresh_token, new_id, new_refresh_token
+from .db import immediate
+from .tokens import hash_refresh_token, new_id, new_refresh_token
 
 
 @dataclass(frozen=True)
@@ -75,14 +75,21 @@ class InvalidGrant(Exception):
 
 def start(conn: sqlite3.Connection, user_id: int, now: float, policy: RefreshPolicy) -> Grant:
     """Open a new family for ``user_id`` with its first refresh token."""
-    family_id, token = new_id(), new_refresh_token()
     with immediate(conn):
-        conn.execute(
-            "INSERT INTO families (id, user_id, created_at, expires_at, last_used_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (family_id, user_id, now, now + policy.absolute_ttl, now),
-        )
-        _insert_token(conn, token, family_id, None, now)
+        return start_locked(conn, user_id, now, policy)
+
+
+def start_locked(
+    conn: sqlite3.Connection, user_id: int, now: float, policy: RefreshPolicy
+) -> Grant:
+    """:func:`start` inside the caller's write transaction (a code exchange's)."""
+    family_id, token = new_id(), new_refresh_token()
+    conn.execute(
+        "INSERT INTO families (id, user_id, created_at, expires_at, last_used_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (family_id, user_id, now, now + policy.absolute_ttl, now),
+    )
+    _insert_token(conn, token, family_id, None, now)
     return Grant(user_id, family_id, token, now)
 
 
@@ -152,6 +159,11 @@ def _inside_grace(
         "SELECT 1 FROM refresh_tokens WHERE parent_hash = ? LIMIT 1", (digest,)
     ).fetchone()
     return exchanged is not None
+
+
+def revoke_family_locked(conn: sqlite3.Connection, family_id: str, now: float, reason: str) -> None:
+    """Revoke family ``family_id`` inside the caller's write transaction (first reason wins)."""
+    _revoke_locked(conn, family_id, now, reason)
 
 
 def revoke_by_token(conn: sqlite3.Connection, presented: str, now: float, reason: str) -> bool:

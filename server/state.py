@@ -13,10 +13,20 @@ from dataclasses import dataclass, field
 
 from flask import Flask, current_app
 
-from server.tokens import AccessPolicy
+from .idtokens import SigningKey
+from .tokens import AccessPolicy
 
 EXTENSION_KEY = "authfetch"
-STAT_NAMES = ("refresh_ok", "refresh_failed", "reuse_detected", "api_401", "api_ok", "login")
+STAT_NAMES = (
+    "refresh_ok",
+    "refresh_failed",
+    "reuse_detected",
+    "api_401",
+    "api_ok",
+    "login",
+    "code_exchanged",
+    "revoked",
+)
 
 
 class Clock:
@@ -82,6 +92,7 @@ class AppState:
 
     access: AccessPolicy
     dummy_hash: str
+    signing_key: SigningKey  # the provider's RS256 key (ID tokens, JWKS)
     clock: Clock = field(default_factory=Clock)
     stats: Stats = field(default_factory=Stats)
 

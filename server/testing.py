@@ -12,6 +12,12 @@
   rotate, commit and then lose their response (the connection closes before
   any byte of it is sent). ``delay_ms`` combines with either; ``{"count": 0}``
   disarms. A new call replaces the armed fault. ``GET`` shows what is armed.
+  A refresh call is ``POST /auth/refresh`` or a ``grant_type=refresh_token``
+  request to ``POST /oauth/token``.
+* ``POST /__test__/faults`` ``{"id_token_nonce": VALUE, "count": N}`` → the ID
+  tokens of the next N code exchanges at ``/oauth/token`` carry ``nonce: VALUE``
+  instead of the real one (re-signed with the provider's key); answers
+  ``{"id_token_nonce", "count"}``. ``{"count": 0}`` disarms it too.
 
 The faults are applied by request hooks this blueprint installs on the app
 when it is registered (:func:`_inject_fault`, :func:`_lose_answer`); the token
@@ -20,25 +26,32 @@ views know nothing of them.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
+import jwt
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask.blueprints import BlueprintSetupState
 from waitress.channel import ClientDisconnected  # type: ignore[import-untyped]  # no types
 
-from server.db import get_db, immediate
-from server.errors import json_error, json_object
-from server.ratelimit import limiter
-from server.state import get_state
+from .db import get_db, immediate
+from .errors import json_error, json_object
+from .idtokens import issue_id_token
+from .ratelimit import limiter
+from .state import get_state
 
 bp = Blueprint("testing", __name__, url_prefix="/__test__")
 
+FORM = "application/x-www-form-urlencoded"
+
 CONTROLS_KEY = "authfetch.testing"
 FAULTED_ENDPOINT = "auth.refresh"
+TOKEN_ENDPOINT = "oidc.token"  # its refresh_token grant is a refresh call too
+MAX_NONCE_CHARS = 2048
 MAX_DELAY_MS = 60_000
 MAX_ADVANCE_S = 10 * 365 * 24 * 3600
 
@@ -96,11 +109,48 @@ class Faults:
         self.arm(Fault(), 0)
 
 
+class NonceOverride:
+    """A nonce armed for the ID tokens of the next ``count`` code exchanges."""
+
+    def __init__(self) -> None:
+        """Nothing armed."""
+        self._lock = threading.Lock()
+        self._value: str | None = None
+        self._remaining = 0
+
+    def arm(self, value: str, count: int) -> None:
+        """Use ``value`` for the next ``count`` exchanges (0 disarms)."""
+        with self._lock:
+            self._value, self._remaining = (value, count) if count > 0 else (None, 0)
+
+    def take(self) -> str | None:
+        """Consume one use, if any."""
+        with self._lock:
+            if self._value is None or self._remaining <= 0:
+                return None
+            value = self._value
+            self._remaining -= 1
+            if self._remaining == 0:
+                self._value = None
+            return value
+
+    def pending(self) -> dict[str, Any]:
+        """``{"id_token_nonce", "count"}``."""
+        with self._lock:
+            return {"id_token_nonce": self._value, "count": self._remaining}
+
+    def clear(self) -> None:
+        """Disarm."""
+        with self._lock:
+            self._value, self._remaining = None, 0
+
+
 @dataclass
 class ControlState:
-    """What the test routes keep per app: the armed fault, and how a delay waits."""
+    """What the test routes keep per app: the armed faults, and how a delay waits."""
 
     faults: Faults = field(default_factory=Faults)
+    nonces: NonceOverride = field(default_factory=NonceOverride)
     sleep: Callable[[float], None] = time.sleep
 
 
@@ -120,7 +170,7 @@ def _install(setup: BlueprintSetupState) -> None:
 @bp.before_app_request
 def _inject_fault() -> Response | None:
     """Apply an armed fault to a refresh call: wait, then maybe answer its status instead."""
-    if request.endpoint != FAULTED_ENDPOINT or request.method != "POST":  # not a preflight
+    if request.method != "POST" or not _is_refresh_call():  # not a preflight
         return None
     controls = get_controls()
     fault = controls.faults.take()
@@ -132,6 +182,36 @@ def _inject_fault() -> Response | None:
     if fault.status is not None:
         return json_error(fault.status, "injected_fault", f"fault injected: {fault.status}")
     return None
+
+
+def _is_refresh_call() -> bool:
+    """``POST /auth/refresh``, or ``POST /oauth/token`` with ``grant_type=refresh_token``."""
+    if request.endpoint == FAULTED_ENDPOINT:
+        return True
+    if request.endpoint != TOKEN_ENDPOINT or request.mimetype != FORM:
+        return False
+    return request.form.getlist("grant_type") == ["refresh_token"]
+
+
+@bp.after_app_request
+def _swap_nonce(response: Response) -> Response:
+    """Give the ID token of a code exchange the armed nonce instead of the real one."""
+    if request.endpoint != TOKEN_ENDPOINT or response.status_code != 200:
+        return response
+    if request.form.getlist("grant_type") != ["authorization_code"]:
+        return response
+    body = response.get_json(silent=True)
+    if not isinstance(body, dict) or "id_token" not in body:
+        return response
+    nonce = get_controls().nonces.take()
+    if nonce is None:
+        return response
+    signing_key = get_state().signing_key
+    claims = jwt.decode(body["id_token"], options={"verify_signature": False})
+    claims["nonce"] = nonce
+    body["id_token"] = issue_id_token(signing_key, claims)
+    response.set_data(json.dumps(body))
+    return response
 
 
 @bp.after_app_request
@@ -173,6 +253,8 @@ def reset() -> Response:
     """Back to a clean server: no sessions, no items, zero counters, real time."""
     conn = get_db()
     with immediate(conn):
+        conn.execute("DELETE FROM auth_codes")
+        conn.execute("DELETE FROM oidc_sessions")
         conn.execute("DELETE FROM refresh_tokens")
         conn.execute("DELETE FROM families")
         conn.execute("DELETE FROM items")
@@ -180,6 +262,7 @@ def reset() -> Response:
     state.stats.reset()
     state.clock.reset()
     get_controls().faults.clear()
+    get_controls().nonces.clear()
     limiter.reset()
     return jsonify(reset=True)
 
@@ -216,14 +299,35 @@ def read_faults() -> Response:
 
 @bp.post("/faults")
 def arm_faults() -> Response:
-    """Arm a fault for the next ``count`` refresh calls."""
+    """Arm a fault for the next ``count`` refresh calls (or a nonce for code exchanges)."""
     body = json_object()
+    if "id_token_nonce" in body:
+        return _arm_nonce(body)
     fault_or_error = _parse_fault(body)
     if isinstance(fault_or_error, str):
         return json_error(400, "invalid_request", fault_or_error)
     faults = get_controls().faults
     faults.arm(fault_or_error, body["count"])
+    if body["count"] == 0:
+        get_controls().nonces.clear()
     return jsonify(faults.pending())
+
+
+def _arm_nonce(body: dict[str, Any]) -> Response:
+    """``{"id_token_nonce": VALUE, "count": N}``: the next N code exchanges' ID tokens carry
+    VALUE as their ``nonce`` (the refresh fault stays as it was)."""
+    value, count = body["id_token_nonce"], body.get("count")
+    if set(body) - {"id_token_nonce", "count"}:
+        return json_error(400, "invalid_request", "id_token_nonce goes with count only")
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_NONCE_CHARS:
+        return json_error(
+            400, "invalid_request", f"id_token_nonce must be a string of 1-{MAX_NONCE_CHARS}"
+        )
+    if not _is_int(count) or count < 0:
+        return json_error(400, "invalid_request", "count must be an integer >= 0")
+    nonces = get_controls().nonces
+    nonces.arm(value, count)
+    return jsonify(nonces.pending())
 
 
 def _parse_fault(body: dict[str, Any]) -> Fault | str:

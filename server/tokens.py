@@ -22,8 +22,8 @@ from typing import Any
 
 import jwt
 
-from server.config import ConfigError
-from server.files import PRIVATE_FILE_MODE, check_private_file, make_private_folders
+from .config import ConfigError
+from .files import PRIVATE_FILE_MODE, check_private_file, make_private_folders
 
 ALGORITHM = "HS256"
 TOKEN_TYPE = "at+jwt"

@@ -28,6 +28,8 @@ def test_fixture_gives_a_reset_server_with_controls(authfetch_server: AuthfetchS
         "api_401": 0,
         "api_ok": 0,
         "login": 0,
+        "code_exchanged": 0,
+        "revoked": 0,
     }
     tokens = authfetch_server.login()
     assert authfetch_server.request("GET", "/api/me", token=tokens["access_token"]).status == 200
@@ -134,3 +136,20 @@ def test_a_server_that_cannot_start_says_why(
 def _demo() -> dict[str, str]:
     """The demo user's credentials."""
     return {"username": "demo", "password": "demo-pass"}
+
+
+@pytest.mark.authfetch_server(redirect_uris=("/callback",), post_logout_redirect_uris=("/bye",))
+def test_provider_options_and_nonce_control(authfetch_server: AuthfetchServer) -> None:
+    """The marker registers redirect URIs; discovery names the server; the nonce control arms."""
+    metadata = authfetch_server.discovery()
+    assert metadata["issuer"] == authfetch_server.url
+    assert metadata["token_endpoint"] == authfetch_server.url + "/oauth/token"
+    query = (
+        "/oauth/authorize?response_type=code&client_id=authfetch-demo&code_challenge_method=S256"
+        f"&code_challenge={'a' * 43}&redirect_uri={authfetch_server.url}/callback"
+    )
+    assert authfetch_server.request("GET", query).status == 200  # the sign-in page
+    unregistered = query.replace("/callback", "/elsewhere")
+    assert authfetch_server.request("GET", unregistered).status == 400
+    armed = authfetch_server.arm_id_token_nonce("wrong")
+    assert armed == {"id_token_nonce": "wrong", "count": 1}

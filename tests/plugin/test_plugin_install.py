@@ -4,7 +4,9 @@ Offline and quick: a new venv sees this project's installed packages (pytest,
 Flask, setuptools, ...) through a ``.pth`` file — minus this project's own
 editable ``pytest-authfetch`` — and pip builds the plugin with
 ``--no-index --no-build-isolation`` from a copy of the repository's
-``py/pytest-authfetch`` and ``server/`` (same layout, symbolic link kept).
+``py/pytest-authfetch`` and ``server/`` (same layout, symbolic link kept). The
+mock server is installed as ``pytest_authfetch.mockserver``: no top-level
+``server`` package lands in the user's environment.
 """
 
 from __future__ import annotations
@@ -75,10 +77,17 @@ def test_a_user_project_installs_the_plugin_and_uses_the_fixture(tmp_path: Path)
     install = [python, "-m", "pip", "install", "--no-index", "--no-build-isolation", source]
     run(install, tmp_path)
     where = run(
-        [python, "-c", "import pytest_authfetch, server; print(pytest_authfetch.__file__)"],
-        tmp_path,
+        [python, "-c", "import pytest_authfetch.mockserver as m; print(m.__file__)"], tmp_path
     )
     assert where.startswith(str(tmp_path / "venv")), where
+    assert "/pytest_authfetch/mockserver/" in where, where
+    top_level = run(
+        [python, "-c", "import importlib.util; print(importlib.util.find_spec('server'))"],
+        tmp_path,
+    )
+    assert top_level.strip() == "None", top_level  # the name `server` stays the user's
+    site = Path(where).parents[2]
+    assert not (site / "server").exists()
     project = tmp_path / "my-project"
     project.mkdir()
     (project / "pytest.ini").write_text("[pytest]\n")

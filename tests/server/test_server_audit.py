@@ -34,6 +34,7 @@ from serverkit import (
 import server
 import server.api
 import server.auth
+import server.oidc
 import server.sessions
 from server import PROJECT_ROOT
 from server.__main__ import config_from_args, parse_args
@@ -293,13 +294,18 @@ def test_finding6_cors_answers_vary_on_origin(
 
 def test_finding7_production_routes_do_not_import_testing() -> None:
     """Finding 7: the token and API views do not import the test controls."""
-    for module in (server.auth, server.api):
+    for module in (server.auth, server.api, server.oidc):
         tree = ast.parse(inspect.getsource(module))
-        imported = {
-            node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+        imported = {  # relative imports resolved: "from .testing" and "from . import testing"
+            f"server.{node.module}" if node.level and node.module else (node.module or "server")
+            for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+        } | {f"server.{alias.name}" for node in ast.walk(tree)
+             if isinstance(node, ast.ImportFrom) and node.level and not node.module
+             for alias in node.names
         } | {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
              for alias in node.names}  # fmt: skip
         assert "server.testing" not in imported, module.__name__
+        assert "server.auth" in imported or module is not server.oidc  # the check sees imports
 
 
 @pytest.mark.parametrize("testing", [False, True])

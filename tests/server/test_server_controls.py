@@ -51,6 +51,8 @@ def test_stats_count_what_happened(app: Flask, client: FlaskClient) -> None:
         "api_401": 1,
         "api_ok": 0,
         "login": 1,
+        "code_exchanged": 0,
+        "revoked": 0,
     }
 
 

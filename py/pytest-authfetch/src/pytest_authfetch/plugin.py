@@ -30,13 +30,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--authfetch-python",
         default=None,
         metavar="PYTHON",
-        help="the Python that runs `python -m server` (default: the one running pytest)",
+        help="the Python that runs the mock server (default: the one running pytest)",
     )
     parser.addini(
         "authfetch_server_args",
         type="args",
         default=[],
-        help="extra `python -m server` flags for every authfetch mock server",
+        help="extra mock server flags (as for `python -m server`) for every authfetch mock server",
     )
 
 
@@ -45,13 +45,14 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{MARKER}(access_ttl=None, refresh_ttl=None, idle_ttl=None, reuse_grace=None, "
-        "allow_origins=(), testing=True, args=()): options of this test's authfetch_server",
+        "allow_origins=(), redirect_uris=(), post_logout_redirect_uris=(), testing=True, "
+        "args=()): options of this test's authfetch_server",
     )
 
 
 def options_from(**kwargs: Any) -> ServerOptions:
     """:class:`ServerOptions` from keyword arguments (lists become tuples)."""
-    for key in ("allow_origins", "args"):
+    for key in ("allow_origins", "redirect_uris", "post_logout_redirect_uris", "args"):
         if key in kwargs:
             kwargs[key] = tuple(kwargs[key])
     return ServerOptions(**kwargs)

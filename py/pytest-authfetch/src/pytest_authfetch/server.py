@@ -1,6 +1,9 @@
-"""A running authfetch mock server (``python -m server``) and a typed handle on its test controls.
+"""A running authfetch mock server and a typed handle on its test controls.
 
-No pytest in here: benchmarks and load tests use :class:`AuthfetchServer` directly.
+The server is this package's copy of the repository's ``server/``, run as
+``python -m pytest_authfetch.mockserver`` (installing the plugin adds no
+top-level ``server`` package). No pytest in here: benchmarks and load tests use
+:class:`AuthfetchServer` directly.
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ STOP_TIMEOUT_S = 10.0
 SAME_PORT_TIMEOUT_S = 5.0
 READY_LINE = re.compile(r"authfetch server on (http://\S+)")
 DEMO_USER = ("demo", "demo-pass")
+#: How the server is started: ``python -m`` this module.
+SERVER_MODULE = "pytest_authfetch.mockserver"
+#: The OAuth 2.0 / OpenID Connect client the mock provider has registered.
+OIDC_CLIENT_ID = "authfetch-demo"
 
 
 class Stats(TypedDict):
@@ -35,6 +42,8 @@ class Stats(TypedDict):
     api_401: int
     api_ok: int
     login: int
+    code_exchanged: int
+    revoked: int
 
 
 class Reply(NamedTuple):
@@ -58,11 +67,16 @@ class ServerOptions:
     idle_ttl: int | None = None
     reuse_grace: float | None = None
     allow_origins: tuple[str, ...] = ()
+    #: More redirect URIs for the OAuth client (``/path`` = on the server's origin); the
+    #: demo page's ``/`` and ``/?interpreter=mpy`` are always registered.
+    redirect_uris: tuple[str, ...] = ()
+    #: More post-logout redirect URIs (same rule; the redirect URIs are allowed too).
+    post_logout_redirect_uris: tuple[str, ...] = ()
     testing: bool = True
     args: tuple[str, ...] = field(default=())
 
     def cli(self) -> list[str]:
-        """These options as ``python -m server`` flags (without ``--port`` and ``--db``)."""
+        """These options as the server's flags (without ``--port`` and ``--db``)."""
         flags: list[str] = []
         for flag, value in (
             ("--access-ttl", self.access_ttl),
@@ -74,6 +88,10 @@ class ServerOptions:
                 flags += [flag, str(value)]
         for origin in self.allow_origins:
             flags += ["--allow-origin", origin]
+        for uri in self.redirect_uris:
+            flags += ["--redirect-uri", uri]
+        for uri in self.post_logout_redirect_uris:
+            flags += ["--post-logout-redirect-uri", uri]
         if self.testing:
             flags.append("--testing")
         return [*flags, *self.args]
@@ -125,10 +143,10 @@ class AuthfetchServer:
         return self._process is not None and self._process.poll() is None
 
     def start(self, port: int = 0) -> None:
-        """Run ``python -m server`` on ``port`` (0: a free one) and wait until it listens."""
+        """Run the server on ``port`` (0: a free one) and wait until it listens."""
         if self.running:
             raise ServerError(f"already running on {self.url}")
-        command = [self.python, "-m", "server", "--port", str(port), "--db", str(self.db_path)]
+        command = [self.python, "-m", SERVER_MODULE, "--port", str(port), "--db", str(self.db_path)]
         command += self.options.cli()
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
@@ -237,7 +255,8 @@ class AuthfetchServer:
     # -- test controls -----------------------------------------------------------------------
 
     def stats(self) -> Stats:
-        """The counters: refresh_ok, refresh_failed, reuse_detected, api_401, api_ok, login."""
+        """The counters: refresh_ok, refresh_failed, reuse_detected, api_401, api_ok, login,
+        code_exchanged, revoked."""
         counters: Stats = self.call("GET", "/__test__/stats")
         return counters
 
@@ -276,6 +295,18 @@ class AuthfetchServer:
             body["drop_after_commit"] = True
         armed: dict[str, Any] = self.call("POST", "/__test__/faults", body)
         return armed
+
+    def arm_id_token_nonce(self, nonce: str, count: int = 1) -> dict[str, Any]:
+        """Give the ID tokens of the next ``count`` code exchanges ``nonce`` instead of the
+        real one (a client's "wrong nonce" test); returns ``{"id_token_nonce", "count"}``."""
+        body = {"id_token_nonce": nonce, "count": count}
+        armed: dict[str, Any] = self.call("POST", "/__test__/faults", body)
+        return armed
+
+    def discovery(self) -> dict[str, Any]:
+        """The provider's metadata (``/.well-known/openid-configuration``)."""
+        metadata: dict[str, Any] = self.call("GET", "/.well-known/openid-configuration")
+        return metadata
 
     def armed(self) -> dict[str, Any]:
         """The armed fault: ``{"count", "delay_ms", "status", "drop_after_commit"}``."""

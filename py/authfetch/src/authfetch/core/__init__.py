@@ -10,6 +10,7 @@ from .claims import unverified_claims
 from .commands import Load, Persist, ReadJson, Refresh, Send, Sleep
 from .errors import (
     AuthFetchError,
+    ConfigurationError,
     LoginError,
     NotReplayableError,
     RefreshUnavailableError,
@@ -30,6 +31,18 @@ from .expiry import default_leeway, estimate_skew, needs_refresh, parse_http_dat
 from .flow import login_flow, logout_flow, refresh_call, refresh_request, request_flow
 from .gate import RefreshCancelled, RefreshGate
 from .machine import ENDED, REFRESHING, SIGNED_IN, SIGNED_OUT, SessionMachine
+from .oauth import (
+    OAuthClient,
+    begin_sign_in,
+    callback_params,
+    check_id_token,
+    discovery_flow,
+    end_session_url,
+    exchange_flow,
+    remember_pending,
+    take_pending,
+    without_callback,
+)
 from .policy import (
     DEFAULT_REFRESH_TIMEOUT,
     REFRESH_OK,
@@ -75,6 +88,7 @@ __all__ = [
     "AuthConfig",
     "AuthFetchError",
     "AuthSession",
+    "ConfigurationError",
     "DictBackend",
     "Event",
     "Headers",
@@ -84,6 +98,7 @@ __all__ = [
     "MemoryStore",
     "NoLock",
     "NotReplayableError",
+    "OAuthClient",
     "Persist",
     "ReadJson",
     "Refresh",
@@ -104,12 +119,18 @@ __all__ = [
     "TransportTimeoutError",
     "answer_event",
     "backoff_delay",
+    "begin_sign_in",
     "body_bytes",
+    "callback_params",
     "challenge_error",
+    "check_id_token",
     "classify_refresh_status",
     "default_leeway",
     "default_token_expired",
+    "discovery_flow",
+    "end_session_url",
     "estimate_skew",
+    "exchange_flow",
     "login_flow",
     "logout_flow",
     "needs_refresh",
@@ -120,11 +141,14 @@ __all__ = [
     "parse_session",
     "refresh_call",
     "refresh_request",
+    "remember_pending",
     "request_flow",
     "resolve",
     "same_endpoint",
     "send_event",
     "split_url",
+    "take_pending",
     "unverified_claims",
     "whatwg_clean",
+    "without_callback",
 ]

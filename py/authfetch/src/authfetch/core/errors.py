@@ -53,14 +53,30 @@ class NotReplayableError(AuthFetchError):
 
 
 class LoginError(AuthFetchError):
-    """The login endpoint refused the credentials (or answered non-2xx).
+    """A sign-in failed: the login endpoint refused the credentials, or the provider's
+    answer was an error, unexpected (``state``), or refused (code, ID token).
 
-    ``status`` is the HTTP status of the answer.
+    ``status`` is the HTTP status of the answer (``None`` when there was none);
+    ``error`` and ``error_description`` are the provider's (RFC 6749 section 4.1.2.1
+    and 5.2) or authfetch's own code (``invalid_state``, ``invalid_id_token``...).
     """
 
-    def __init__(self, message: str = "login failed", status: "int | None" = None) -> None:
+    def __init__(
+        self,
+        message: str = "login failed",
+        status: "int | None" = None,
+        error: "str | None" = None,
+        error_description: "str | None" = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.error = error
+        self.error_description = error_description
+
+
+class ConfigurationError(AuthFetchError):
+    """authfetch cannot work as configured: a bad option, or a provider whose discovery
+    document is unreachable or wrong. The message names the option or URL and the problem."""
 
 
 class TransportError(Exception):

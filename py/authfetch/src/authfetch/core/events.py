@@ -37,6 +37,8 @@ ROLE_API = "api"
 ROLE_REFRESH = "refresh"
 ROLE_LOGIN = "login"
 ROLE_LOGOUT = "logout"
+#: The provider's discovery document (OAuth 2.0 / OpenID Connect).
+ROLE_DISCOVERY = "discovery"
 
 
 class Event:

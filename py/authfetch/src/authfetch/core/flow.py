@@ -18,6 +18,8 @@ from .errors import (
 )
 from .events import ROLE_LOGIN, ROLE_LOGOUT, ROLE_REFRESH
 from .fresh import just_refreshed
+from .oauth import read_error, refusal_message, revocation_request
+from .oauth import refresh_request as oauth_refresh_request
 from .policy import REFRESH_OK, REFRESH_SESSION_OVER, classify_refresh_status
 from .request import ReplayableRequest
 
@@ -97,7 +99,10 @@ def _token_for_retry(sent_token: str, machine: "SessionMachine") -> "Flow":
 
 
 def refresh_request(config: "AuthConfig", refresh_token: str) -> ReplayableRequest:
-    """Build the refresh call: POST ``{"refresh_token"}`` as JSON to the refresh endpoint only."""
+    """Build the refresh call: POST ``{"refresh_token"}`` as JSON to the refresh endpoint only
+    (at a standard provider: the form-encoded ``refresh_token`` grant, :mod:`.oauth`)."""
+    if config.oauth is not None:
+        return oauth_refresh_request(config.oauth, refresh_token)
     body = {"refresh_token": refresh_token}
     return ReplayableRequest(
         config.refresh_endpoint, "POST", _JSON_HEADERS, body, retry=False, role=ROLE_REFRESH
@@ -131,7 +136,8 @@ def refresh_call(config: "AuthConfig", tokens: "TokenSet", now: "Now") -> "Flow"
         status = response.status
         verdict = classify_refresh_status(status)
         if verdict == REFRESH_SESSION_OVER:
-            raise SessionExpiredError("refresh refused (HTTP " + str(status) + ")", status)
+            error, description = yield from read_error(response)
+            raise SessionExpiredError(refusal_message(status, error, description), status)
         if verdict == REFRESH_OK:
             return (yield from _read_tokens(config, response, now, tokens, attempt + 1))
     message = "refresh failed after " + str(config.refresh_attempts) + " attempts"
@@ -160,6 +166,8 @@ def login_flow(
 
     A refusal, an unreadable answer or an unreachable server raise ``LoginError``.
     """
+    if config.oauth is not None:
+        raise LoginError("this client signs in at its provider: call login() with no arguments")
     if config.login_endpoint is None:
         raise LoginError("no login endpoint configured")
     body = {"username": username, "password": password}
@@ -180,15 +188,23 @@ def login_flow(
 
 
 def logout_flow(config: "AuthConfig", tokens: "TokenSet | None") -> "Flow":
-    """Best effort: POST the refresh token to the logout endpoint (a network error is ignored)."""
+    """Best effort: POST the refresh token to the logout endpoint (a network error is ignored).
+
+    At a standard provider: revoke it at the discovered revocation endpoint (RFC 7009).
+    """
     if tokens is None or tokens.refresh_token is None or config.logout_endpoint is None:
         return
-    if not config.is_allowed_origin(config.logout_endpoint):
+    if config.oauth is not None:
+        request = revocation_request(config.oauth, tokens.refresh_token)
+    elif config.is_allowed_origin(config.logout_endpoint):
+        body = {"refresh_token": tokens.refresh_token}
+        request = ReplayableRequest(
+            config.logout_endpoint, "POST", _JSON_HEADERS, body, retry=False, role=ROLE_LOGOUT
+        )
+    else:
         return
-    body = {"refresh_token": tokens.refresh_token}
-    request = ReplayableRequest(
-        config.logout_endpoint, "POST", _JSON_HEADERS, body, retry=False, role=ROLE_LOGOUT
-    )
+    if request is None:
+        return
     try:
         yield Send(request)
     except TransportError:

@@ -124,7 +124,11 @@ class AuthConfig:
     ``exp``/``iat``. ``on_event(event)`` receives every :class:`~.events.Event`;
     the hooks ``on_tokens(tokens)``, ``on_refresh_error(exc)`` and
     ``on_logout(reason)`` (``"expired"``, ``"logout"`` or ``"external"``) are
-    the same events, for callers that want only those.
+    the same events, for callers that want only those. ``oauth`` (an
+    :class:`~.oauth.OAuthClient`) speaks OAuth 2.0 / OpenID Connect to a standard
+    provider instead of the JSON dialect: its token endpoint refreshes (form
+    encoded), its revocation endpoint takes the refresh token at logout, and
+    sign-in is the authorization code flow (:mod:`.oauth`).
     """
 
     def __init__(
@@ -148,18 +152,19 @@ class AuthConfig:
         on_refresh_error: "Callable[[Exception], object] | None" = None,
         on_logout: "Callable[[str], object] | None" = None,
         on_event: "Callable[[Event], object] | None" = None,
+        oauth: "OAuthClient | None" = None,
     ) -> None:
         self.api_base = api_base
         self.base_url = base_url or api_base
+        #: The standard provider's client (``None``: the JSON dialect of a custom backend).
+        self.oauth = oauth
         self.refresh_endpoint = resolve(refresh_endpoint, api_base)
         self.login_endpoint = resolve(login_endpoint, api_base) if login_endpoint else None
         self.logout_endpoint = resolve(logout_endpoint, api_base) if logout_endpoint else None
         origins = allowed_origins if allowed_origins is not None else [api_base]
         self.allowed_origins = {origin(resolve(o, self.base_url)) for o in origins}
-        #: (origin, path) of the refresh and login endpoints, parsed once.
-        self._auth_endpoints = [
-            endpoint_key(e) for e in (self.refresh_endpoint, self.login_endpoint) if e
-        ]
+        self._auth_endpoints: list = []
+        self.use_provider_endpoints()
         self.leeway = leeway
         self.is_token_expired = is_token_expired or default_token_expired
         self.refresh_attempts = max(1, int(refresh_attempts))
@@ -172,6 +177,20 @@ class AuthConfig:
         self.on_refresh_error = on_refresh_error
         self.on_logout = on_logout
         self.on_event = on_event
+
+    def use_provider_endpoints(self) -> None:
+        """Take the endpoints of :attr:`oauth` (after discovery): the token endpoint refreshes,
+        the revocation endpoint ends the sign-in, no password login; then note which
+        endpoints never get the bearer (the token calls)."""
+        client = self.oauth
+        if client is not None:
+            self.refresh_endpoint = client.token_endpoint or ""
+            self.login_endpoint = None
+            self.logout_endpoint = client.revocation_endpoint
+        #: (origin, path) of the refresh and login endpoints, parsed once.
+        self._auth_endpoints = [
+            _endpoint_key(e) for e in (self.refresh_endpoint, self.login_endpoint) if e
+        ]
 
     def resolve(self, url: str) -> str:
         """Resolve a request URL against ``base_url``."""
@@ -251,5 +270,6 @@ if TYPE_CHECKING:
     from typing import Any
 
     from .events import Event
+    from .oauth import OAuthClient
     from .ports import Response
     from .request import ReplayableRequest

@@ -25,6 +25,7 @@ from .flow import login_flow, logout_flow, refresh_call, request_flow
 from .gate import RefreshGate, run_detached
 from .lease import tab_lock
 from .machine import EXTERNAL, LOGGED_OUT, SessionMachine
+from .oauth import discovery_flow, exchange_flow
 from .ports import MemoryStore, SystemClock, no_lock
 
 
@@ -312,7 +313,28 @@ class AuthSession(SessionCore):
         or if this tab logged out before the sign-in landed (the newer logout wins)."""
         begun_at = self.machine.logouts
         flow = login_flow(self.config, username, password, self.clock.now, new_login_id())
-        tokens = await self.run(flow)
+        return await self._land(await self.run(flow), begun_at)
+
+    async def discover(self) -> None:
+        """Read the provider's discovery document (OAuth 2.0 / OpenID Connect) and take its
+        endpoints; ``ConfigurationError`` naming the URL and the problem."""
+        if self.config.oauth is None:
+            return
+        await self.run(discovery_flow(self.config.oauth))
+        self.config.use_provider_endpoints()
+
+    async def finish_sign_in(self, params: dict, pending: "dict | None") -> "TokenSet":
+        """The provider sent the browser back with ``params`` for the started sign-in
+        ``pending``: check the answer, exchange the code, check the ID token, then store
+        the tokens like :meth:`login` (under the cross-tab lock; every tab adopts them).
+        ``LoginError`` for anything refused; nothing is stored then."""
+        begun_at = self.machine.logouts
+        flow = exchange_flow(self.config, params, pending, self.clock.now, new_login_id())
+        return await self._land(await self.run(flow), begun_at)
+
+    async def _land(self, tokens: "TokenSet", begun_at: int) -> "TokenSet":
+        """Store a fresh sign-in under the lock, unless this tab logged out since it began
+        (then revoke it and raise ``LoginError``)."""
         if not await self._under_lock(lambda fresh: self._commit_login(fresh, begun_at), tokens):
             await self.run(logout_flow(self.config, tokens))  # revoke what nobody will use
             raise LoginError("logged out in this tab before the sign-in landed: dropped")

@@ -15,6 +15,7 @@ _FIELDS = (
     "refresh_expires_at",
     "login",
     "version",
+    "id_token",
 )
 
 #: The proactive leeway never exceeds this share of the token's lifetime, so a leeway
@@ -28,6 +29,9 @@ class TokenSet:
     ``expires_at`` and ``issued_at`` are epoch seconds on the server's clock;
     ``skew`` is the estimated ``server_clock - local_clock`` at issue time.
     ``refresh_expires_at`` is the refresh token's expiry when the server tells.
+
+    ``id_token`` is the OpenID Connect ID token of the sign-in (kept for the
+    provider's logout, ``id_token_hint``), when there is one.
 
     ``login`` names the sign-in these tokens belong to (minted by the client at
     login, kept by every refresh) and ``version`` counts the refreshes since
@@ -46,6 +50,7 @@ class TokenSet:
         refresh_expires_at: "float | None" = None,
         login: str = "",
         version: int = 0,
+        id_token: "str | None" = None,
     ) -> None:
         if not isinstance(access_token, str) or not access_token:
             raise ValueError("access_token must be a non-empty string")
@@ -60,6 +65,9 @@ class TokenSet:
             raise ValueError("login must be a string and version an integer")
         self.login = login
         self.version = version
+        if id_token is not None and not isinstance(id_token, str):
+            raise ValueError("id_token must be a string")
+        self.id_token = id_token or None
 
     @property
     def lifetime(self) -> "float | None":
@@ -142,6 +150,10 @@ class TokenSet:
         """
         if not isinstance(payload, dict) or not payload.get("access_token"):
             raise ValueError("token response has no access_token")
+        token_type = payload.get("token_type") or "Bearer"
+        if not isinstance(token_type, str) or token_type.lower() != "bearer":
+            raise ValueError("token_type " + repr(token_type) + " is not supported (Bearer only)")
+        id_token = payload.get("id_token") or (previous.id_token if previous else None)
         skew = estimate_skew(now, issued_at, server_date)
         if skew is None:
             skew = previous.skew if previous is not None else 0.0
@@ -151,12 +163,13 @@ class TokenSet:
             access_token=payload["access_token"],
             refresh_token=refresh or None,
             expires_at=_expiry(payload.get("expires_in"), access_exp, server_now),
-            token_type=payload.get("token_type") or "Bearer",
+            token_type="Bearer",
             issued_at=server_now if issued_at is None else issued_at,
             skew=skew,
             refresh_expires_at=_refresh_expiry(payload, server_now, previous),
             login=previous.login if previous is not None else login,
             version=previous.version + 1 if previous is not None else 0,
+            id_token=id_token,
         )
 
     def same_login(self, other: "TokenSet | None") -> bool:

@@ -16,7 +16,13 @@ a ``CustomEvent`` named ``authfetch:<name>`` (``authfetch:logout`` with
 ``detail.reason``, ``authfetch:refreshed`` with ``detail.status``, ...), and
 ``authfetch:ready`` follows once the bridge exists. Unreadable options set
 ``data-authfetch="error"`` and dispatch ``authfetch:error`` with
-``detail.message``, so the page can say what is wrong. Runs on both interpreters.
+``detail.message``, so the page can say what is wrong; so does a provider
+(``issuer``) whose discovery document cannot be read. A sign-in the page came
+back from that failed dispatches ``authfetch:error`` too (``detail.name`` is
+``LoginError``, with the provider's ``error`` and ``error_description``), and
+the page still becomes ready (``authfetch.lastError()`` tells it again).
+Start-up runs as a task (discovery and the code exchange are asynchronous).
+Runs on both interpreters.
 """
 
 import json
@@ -24,8 +30,8 @@ import json
 import js
 
 from authfetch.web import OPTIONS as CLIENT_OPTIONS
-from authfetch.web import AuthFetch, setup
-from authfetch.web.ffi import H
+from authfetch.web import AuthFetch, setup_async
+from authfetch.web.ffi import H, spawn
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -62,14 +68,14 @@ def dispatch(name: str, detail: "dict[str, Any] | None" = None) -> None:
     H.dispatch("authfetch:" + name, json.dumps(detail or {}))
 
 
-def start(options_id: str = OPTIONS_ID) -> "AuthFetch | None":
+async def start(options_id: str = OPTIONS_ID) -> "AuthFetch | None":
     """Set authfetch up from the page's options block; ``None`` (and an error event) if bad."""
     blocks = js.document.querySelectorAll("script#" + options_id)  # (no JS null to test)
     client = None
     message = None
     try:
         options = read_options(str(blocks.item(0).textContent) if blocks.length else None)
-        client = setup(**options, on_event=dispatch)
+        client = await setup_async(**options, on_event=dispatch)
     except Exception as exc:
         message = str(exc) or type(exc).__name__
     if message is not None:
@@ -81,4 +87,4 @@ def start(options_id: str = OPTIONS_ID) -> "AuthFetch | None":
     return client
 
 
-client = start()
+spawn(start())

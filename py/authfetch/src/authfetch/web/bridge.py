@@ -4,11 +4,14 @@
 member             meaning
 =================  ==============================================================
 login(u, p)        Promise of the state; rejects with ``LoginError``
+login()            with a provider: goes to its sign-in page (code + PKCE)
 fetch(input, init) Promise of a real JS ``Response``; rejects with
                    ``SessionExpiredError``, ``RefreshUnavailableError``,
                    ``NotReplayableError`` or fetch's own network ``TypeError``
 logout()           Promise; revokes, clears storage, every tab logs out
 state()            ``{loggedIn, expiresAt (ms epoch or null), refreshes}``
+lastError()        ``null``, or the failed sign-in the page came back from:
+                   ``{name, message, error, error_description}``
 close()            stop this client (listeners, timer); ``window.authfetch`` goes
 =================  ==============================================================
 
@@ -22,7 +25,7 @@ import json
 
 import js
 
-from authfetch.web.client import AuthFetch
+from authfetch.web.client import AuthFetch, error_detail
 from authfetch.web.ffi import H, json_to_js, proxy, reject_with, release, spawn
 
 TYPE_CHECKING = False
@@ -58,8 +61,8 @@ def expose(client: AuthFetch, name: str = "authfetch") -> "Any":
     def state() -> "Any":
         return json_to_js(state_of(client))
 
-    def login(username: str, password: str, resolve: "Any", reject: "Any") -> None:
-        spawn(_settle(client.login(str(username), str(password)), resolve, reject, state))
+    def login(arguments: str, resolve: "Any", reject: "Any") -> None:
+        spawn(_settle(client.login(*json.loads(arguments)), resolve, reject, state))
 
     def logout(resolve: "Any", reject: "Any") -> None:
         spawn(_settle(client.logout(), resolve, reject, lambda: None))
@@ -71,6 +74,8 @@ def expose(client: AuthFetch, name: str = "authfetch") -> "Any":
 
     def publish(changed: AuthFetch) -> None:
         api._state = json.dumps(state_of(changed))
+        error = changed.sign_in_error
+        api._error = json.dumps(None if error is None else error_detail(error))
 
     def withdraw() -> None:
         if getattr(js.window, name) == api:

@@ -1,6 +1,7 @@
 """The browser client: the core session wired to fetch, storage, Web Locks, events and timers."""
 
 import asyncio
+import binascii
 import json
 import time
 
@@ -11,10 +12,20 @@ from authfetch.core import (
     STORAGE_KEY,
     AuthConfig,
     AuthSession,
+    ConfigurationError,
     Event,
+    LoginError,
+    OAuthClient,
     ReplayableRequest,
     TokenSet,
+    begin_sign_in,
+    callback_params,
+    end_session_url,
+    remember_pending,
+    take_pending,
+    without_callback,
 )
+from authfetch.core.oauth import page_without_query, same_origin
 from authfetch.web.chain import run_flow
 from authfetch.web.ffi import SETTLER, H, Timer, now, proxy, reject_with, release, spawn
 from authfetch.web.lease import page_lock
@@ -48,7 +59,30 @@ OPTIONS = {
     "refresh_timeout": DEFAULT_REFRESH_TIMEOUT,  # s before a refresh without an answer aborts
     "lock_timeout": 10.0,  # seconds to wait for the cross-tab lock
     "login_url": None,  # a page to send the browser to when the session ends
+    # A standard provider (OAuth 2.0 / OpenID Connect): `issuer` (or the endpoints) turns it on.
+    "issuer": None,  # the provider; its discovery document gives the endpoints
+    "client_id": None,  # required with a provider: the public client registered there
+    "scope": None,  # asked for at sign-in (default "openid offline_access")
+    "refresh_scope": None,  # sent with each refresh only when set
+    "redirect_uri": None,  # default: this page's URL without query and fragment
+    "post_logout_redirect_uri": None,  # with end_session_endpoint: logout ends the provider's
+    "authorization_params": None,  # extra sign-in parameters: audience, resource, prompt...
+    "authorization_endpoint": None,  # instead of discovery (with token_endpoint)
+    "token_endpoint": None,  # instead of discovery
+    "revocation_endpoint": None,  # instead of discovery
+    "end_session_endpoint": None,  # instead of discovery
 }
+#: The options that name a standard provider (any of them set: OAuth 2.0 / OpenID Connect).
+PROVIDER_OPTIONS = ("issuer", "authorization_endpoint", "token_endpoint")
+#: The URL options of a provider, read by the browser's own URL parser against the page.
+PROVIDER_URLS = (
+    "redirect_uri",
+    "post_logout_redirect_uri",
+    "authorization_endpoint",
+    "token_endpoint",
+    "revocation_endpoint",
+    "end_session_endpoint",
+)
 #: The options that are Python callables (hooks).
 HOOKS = ("on_tokens", "on_refresh_error", "on_logout", "on_event")
 
@@ -63,6 +97,42 @@ def check_options(options: dict) -> dict:
         settings[name] = None
     settings.update(options)
     return settings
+
+
+def oauth_client(settings: dict, page: str) -> "OAuthClient | None":
+    """The provider's client of ``settings`` (``None``: the JSON dialect); ``ConfigurationError``
+    when a provider is named without ``client_id`` or with a URL the browser cannot read."""
+    if all(settings[name] is None for name in PROVIDER_OPTIONS):
+        return None
+    if not settings["client_id"]:
+        raise ConfigurationError("client_id is required with issuer (the client registered there)")
+    urls = {}
+    for name in PROVIDER_URLS:
+        value = settings[name]
+        if value is not None:
+            href = H.resolveUrl(str(value))
+            if href is None:
+                raise ConfigurationError(name + " is not a URL: " + repr(value))
+            urls[name] = str(href)
+    issuer = settings["issuer"]
+    return OAuthClient(
+        str(settings["client_id"]),
+        urls.get("redirect_uri") or page_without_query(page),
+        issuer=None if issuer is None else str(issuer),
+        scope=settings["scope"],
+        refresh_scope=settings["refresh_scope"],
+        authorization_params=settings["authorization_params"],
+        post_logout_redirect_uri=urls.get("post_logout_redirect_uri"),
+        authorization_endpoint=urls.get("authorization_endpoint"),
+        token_endpoint=urls.get("token_endpoint"),
+        revocation_endpoint=urls.get("revocation_endpoint"),
+        end_session_endpoint=urls.get("end_session_endpoint"),
+    )
+
+
+def random_bytes(count: int) -> bytes:
+    """``count`` bytes from ``crypto.getRandomValues`` (as base64 text across the FFI)."""
+    return binascii.a2b_base64(str(H.randomBase64(count)).encode())
 
 
 class BrowserClock:
@@ -101,6 +171,12 @@ class AuthFetch:
         self._hooks = {name: settings[name] for name in HOOKS}
         self.store = make_store(settings["storage"], settings["storage_key"])
         self.clock = BrowserClock()
+        #: The standard provider's client, or ``None`` (the JSON dialect).
+        self.oauth = oauth_client(settings, page)
+        #: Where this tab keeps its started sign-ins (``sessionStorage``: this tab only).
+        self.pending_key = settings["storage_key"] + ".signin"
+        #: The ``LoginError`` of the sign-in the page came back from, if it failed.
+        self.sign_in_error: LoginError | None = None
         self.config = AuthConfig(
             api_base or page,
             base_url=page,
@@ -112,6 +188,7 @@ class AuthFetch:
             refresh_attempts=settings["refresh_attempts"],
             refresh_timeout=settings["refresh_timeout"] or None,
             on_event=self._core_event,
+            oauth=self.oauth,
         )
         self.transport = FetchTransport()
         self.session = AuthSession(
@@ -178,15 +255,83 @@ class AuthFetch:
         """Call ``callback()`` when the client closes (the bridge lets go of its name)."""
         self._closers.append(callback)
 
+    async def prepare(self) -> None:
+        """At a provider: read its discovery document (``ConfigurationError``), then finish the
+        sign-in the page came back from, if it did (see :meth:`finish_sign_in`)."""
+        if self.oauth is None:
+            return
+        await self.session.discover()
+        await self.finish_sign_in()
+
+    async def finish_sign_in(self) -> "TokenSet | None":
+        """Finish the sign-in whose answer is in the address bar; ``None`` if there is none.
+
+        The answer leaves the address bar first (``history.replaceState``), so a
+        reload never exchanges the code again; the started sign-in is taken out
+        of ``sessionStorage`` (used once). A failure is kept in
+        :attr:`sign_in_error` and told as an ``error`` event (``name``,
+        ``message``, ``error``, ``error_description``); nothing is stored then.
+        Success goes back to the page the sign-in started from.
+        """
+        href = str(js.location.href)
+        params = callback_params(href)
+        if self.oauth is None or params is None:
+            return None
+        H.replaceUrl(without_callback(href))
+        now = self.clock.now()
+        pending, rest = take_pending(
+            js.sessionStorage.getItem(self.pending_key), params["state"], now
+        )
+        js.sessionStorage.setItem(self.pending_key, rest)
+        try:
+            tokens = await self.session.finish_sign_in(params, pending)
+        except LoginError as exc:
+            self.sign_in_error = exc
+            self.emit("error", error_detail(exc))
+            self._changed()
+            return None
+        self._return_to(str((pending or {}).get("return_to") or ""))
+        return tokens
+
+    def _return_to(self, url: str) -> None:
+        """Show the page the sign-in started from: the same page gets its query and fragment
+        back in the address bar; another page of this origin is loaded."""
+        here = str(js.location.href)
+        if not url or not same_origin(url, here) or url == here:
+            return
+        if page_without_query(url) == page_without_query(here):
+            H.replaceUrl(url)
+        else:
+            js.location.replace(url)
+
     # -- public API ------------------------------------------------------------------
 
-    async def login(self, username: str, password: str) -> TokenSet:
-        """Log in; raises ``LoginError`` when refused."""
-        return await self.session.login(username, password)
+    async def login(self, username: "str | None" = None, password: "str | None" = None) -> "Any":
+        """Sign in. With a provider: no arguments; the browser goes to the provider's sign-in
+        page (code + PKCE) and the sign-in finishes when it comes back (:meth:`prepare`).
+        The JSON dialect: ``login(username, password)``; ``LoginError`` when refused."""
+        if self.oauth is None or username is not None:
+            if username is None or password is None:
+                raise LoginError("login(username, password): both are needed")
+            return await self.session.login(username, password)
+        if self.oauth.authorization_endpoint is None:
+            await self.session.discover()
+        now = self.clock.now()
+        url, pending = begin_sign_in(self.oauth, random_bytes, str(js.location.href), now)
+        stored = H.tabItem(self.pending_key)
+        js.sessionStorage.setItem(self.pending_key, remember_pending(stored, pending, now))
+        js.location.assign(url)
+        return None
 
     async def logout(self) -> None:
-        """Revoke on the server (best effort), clear storage; every tab logs out."""
+        """Revoke on the server (best effort), clear storage; every tab logs out. With a
+        provider and a ``post_logout_redirect_uri``: then end the provider's session too."""
+        tokens = self.session.tokens
         await self.session.logout()
+        if self.oauth is not None:
+            url = end_session_url(self.oauth, tokens.id_token if tokens is not None else None)
+            if url is not None and not self.closed:
+                js.location.assign(url)
 
     async def fetch(
         self,
@@ -382,6 +527,16 @@ class AuthFetch:
         if due is None or self.closed:
             return
         self._timer.arm(max(0.0, due - self.clock.now()) if delay is None else delay)
+
+
+def error_detail(exc: Exception) -> dict:
+    """An error as plain data for the page: ``name``, ``message`` and the provider's words."""
+    return {
+        "name": type(exc).__name__,
+        "message": str(exc),
+        "error": getattr(exc, "error", None),
+        "error_description": getattr(exc, "error_description", None),
+    }
 
 
 def _settle_with(resolve: "Any", reject: "Any") -> "Callable[[bool, Any], None]":

@@ -12,6 +12,7 @@ import sys
 
 from authfetch.core import (
     AuthFetchError,
+    ConfigurationError,
     LoginError,
     NotReplayableError,
     RefreshUnavailableError,
@@ -66,7 +67,13 @@ __all__ = [
 ]
 
 #: The errors JavaScript sees by name (a subclass reports its public parent's name).
-PUBLIC_ERRORS = (SessionExpiredError, RefreshUnavailableError, NotReplayableError, LoginError)
+PUBLIC_ERRORS = (
+    SessionExpiredError,
+    RefreshUnavailableError,
+    NotReplayableError,
+    LoginError,
+    ConfigurationError,
+)
 
 #: Tasks started from callbacks, referenced until done.
 _RUNNING: set = set()

@@ -223,19 +223,37 @@ helpers.base64FromBuffer = (buffer) => {
   return btoa(text);
 };
 
+// Random bytes for a sign-in (PKCE verifier, state, nonce), as base64 text.
+helpers.randomBase64 = (count) => {
+  const bytes = crypto.getRandomValues(new Uint8Array(count));
+  return btoa(String.fromCharCode(...bytes));
+};
+
+// sessionStorage.getItem as a string, "" when absent (JS null and undefined cross the FFI
+// differently on the two interpreters; a string crosses the same on both).
+helpers.tabItem = (key) => sessionStorage.getItem(key) ?? "";
+
+// Rewrite the address bar (same document, no navigation, no history entry).
+helpers.replaceUrl = (url) => history.replaceState(history.state, "", url);
+
 // window[name]: each method makes its promise here and gives resolve/reject to Python.
+// login() with no arguments signs in at the provider; login(username, password): JSON dialect.
 helpers.bridge = (py) => {
   const api = {
     fetch: (input, init) => new Promise((resolve, reject) => py.fetch(
       helpers.describe(input, init), input, init === undefined ? null : init, resolve, reject)),
-    login: (username, password) => new Promise((resolve, reject) =>
-      py.login(String(username), String(password), resolve, reject)),
+    login: (...args) => new Promise((resolve, reject) =>
+      py.login(JSON.stringify(args.length ? [String(args[0]), String(args[1])] : []),
+        resolve, reject)),
     logout: () => new Promise((resolve, reject) => py.logout(resolve, reject)),
     state: () => JSON.parse(api._state),
+    lastError: () => JSON.parse(api._error),
     close: () => py.close(),
     _state: JSON.stringify({loggedIn: false, expiresAt: null, refreshes: 0}),
+    _error: "null",
   };
   Object.defineProperty(api, "_state", {enumerable: false, writable: true});
+  Object.defineProperty(api, "_error", {enumerable: false, writable: true});
   return api;
 };
 

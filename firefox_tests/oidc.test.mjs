@@ -1,0 +1,193 @@
+// authfetch in Firefox against a standard provider nobody here wrote: node-oidc-provider
+// (pinned), with rotation and no reuse grace. The page is served for real on its own
+// origin and names the provider in its options block: sign-in with code + PKCE on the
+// provider's own login page, API calls to its protected API, three tabs meeting the expiry
+// together, revocation at logout. Both interpreters.
+
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+
+import {
+  INTERPRETERS,
+  OIDC_CLIENT_ID,
+  OidcProvider,
+  PageHost,
+  READY_TIMEOUT_MS,
+  Scene,
+  authfetchPage,
+  blockInternet,
+  oidcOptions,
+  signInThroughProvider,
+  state,
+  useFirefox,
+  waitFor,
+} from './harness.mjs';
+
+const PAGE_PATH = '/oidc-app.html';
+const SESSION_KEY = 'authfetch.session';
+// Long-lived access tokens: each round expires them on the provider's clock only, so no
+// tab's proactive timer adds a refresh while a busy machine opens the tabs.
+const ACCESS_TTL_S = 600;
+const TABS = 3;
+const ROUNDS = Number(process.env.AUTHFETCH_FIREFOX_OIDC_ROUNDS || 10);
+const REQUESTS_PER_TAB = 3;
+// What the provider's development login page asks the internet for (blocked).
+const PROVIDER_WEB_FONT = /^https:\/\/fonts\.(googleapis|gstatic)\.com\//;
+
+const env = useFirefox('--access-ttl', '600');
+const oidc = { host: null, provider: null, url: '' };
+// Started by the first test (the root hooks of this file and of useFirefox may run in any order).
+async function startProvider() {
+  if (oidc.provider) return;
+  oidc.host = await PageHost.start(env.server.url);
+  oidc.url = oidc.host.origin + PAGE_PATH;
+  oidc.provider = await OidcProvider.start({
+    redirectUris: [oidc.url],
+    postLogoutRedirectUris: [oidc.url],
+    corsOrigins: [oidc.host.origin],
+    accessTtl: ACCESS_TTL_S,
+  });
+}
+after(async () => {
+  await oidc.provider?.stop();
+  await oidc.host?.close();
+});
+
+/**
+ * A test in a fresh browser context with the provider reset and the page on
+ * `interpreter` served by the page host; page errors fail it, and the only requests
+ * that leave 127.0.0.1 are the provider's web font, aborted.
+ */
+function oidcTest(interpreter, name, body) {
+  it(name, async () => {
+    await startProvider();
+    await oidc.provider.reset();
+    oidc.host.add(PAGE_PATH, authfetchPage(interpreter, oidcOptions(oidc.provider, oidc.url)));
+    const scene = new Scene(env, interpreter, await env.browser.createBrowserContext());
+    const open = async () => {
+      const page = await scene.open({ url: oidc.url, intercept: blockInternet });
+      await page.waitForSelector('html[data-authfetch="ready"]', { timeout: READY_TIMEOUT_MS });
+      return page;
+    };
+    try {
+      await body(scene, open);
+    } catch (error) {
+      if (scene.errors.length) error.message += `\npage errors: ${scene.errors.join('\n')}`;
+      error.message += `\nprovider log:\n${oidc.provider.log().split('\n').slice(-10).join('\n')}`;
+      throw error;
+    } finally {
+      await scene.context.close();
+    }
+    assert.deepEqual(scene.errors, [], 'page errors or unhandled rejections');
+    const offMachine = scene.requests
+      .map((request) => request.url)
+      .filter((url) => /^(https?|wss?):/.test(url) && new URL(url).hostname !== '127.0.0.1')
+      .filter((url) => !PROVIDER_WEB_FONT.test(url));
+    assert.deepEqual(offMachine, [], 'the page made requests off this machine');
+  });
+}
+
+/** Each tab fires its requests when a BroadcastChannel message arrives: every tab meets
+ * the expiry in the same event-loop turn, not one WebDriver round trip apart. */
+function armTab(api, requests) {
+  window.__rounds = {};
+  const fire = (round) =>
+    Promise.all(
+      Array.from({ length: requests }, () =>
+        window.authfetch.fetch(api + '/me').then(
+          (response) => response.status,
+          (error) => error.name,
+        ),
+      ),
+    ).then((statuses) => {
+      window.__rounds[round] = statuses;
+    });
+  const channel = new BroadcastChannel('authfetch-oidc-go');
+  channel.onmessage = (event) => fire(event.data);
+  window.__go = (round) => {
+    channel.postMessage(round);
+    fire(round);
+  };
+}
+
+function apiStatus(page, api) {
+  return page.evaluate((api) => window.authfetch.fetch(api + '/me').then((response) => response.status), api);
+}
+
+for (const interpreter of INTERPRETERS) {
+  describe(`node-oidc-provider in Firefox (${interpreter})`, () => {
+    oidcTest(interpreter, 'sign-in through the provider\'s login page, then an API call', async (scene, open) => {
+      // What it proves: code + PKCE through the provider's own pages; back on the page the
+      // code and state are gone from the address bar, the session is stored, and the API
+      // answers 200 with the opaque access token; tokens went to the API and token endpoint only.
+      const page = await open();
+      assert.equal((await state(page)).loggedIn, false);
+      await signInThroughProvider(page, oidc.provider);
+      assert.equal(page.url(), oidc.url);
+      const stored = JSON.parse(await page.evaluate((key) => localStorage.getItem(key), SESSION_KEY));
+      assert.ok(stored.refresh_token && stored.id_token, 'a refresh token and an ID token are stored');
+      assert.equal(await apiStatus(page, oidc.provider.api), 200);
+      const counters = await oidc.provider.stats();
+      assert.equal(counters.code_exchanged, 1);
+      assert.equal(counters.api_ok, 1);
+      const { token_endpoint: tokenEndpoint } = await oidc.provider.discovery();
+      for (const request of scene.requests) {
+        if (request.headers.authorization) {
+          assert.ok(request.url.startsWith(oidc.provider.api + '/'), `a bearer went to ${request.url}`);
+        }
+      }
+      const tokenCalls = scene.requests.filter((request) => request.url === tokenEndpoint);
+      assert.ok(tokenCalls.length >= 1, 'the code was exchanged at the token endpoint');
+    });
+
+    oidcTest(interpreter, `three tabs meet the expiry together, ${ROUNDS} rounds, rotation with no grace`, async (scene, open) => {
+      // What it proves: tabs of one profile firing at the same instant when the access
+      // token has expired (on the provider's clock) refresh once per round; no refresh
+      // token is presented twice (no invalid_grant), every call is answered 200, and
+      // every tab stays signed in.
+      const first = await open();
+      await signInThroughProvider(first, oidc.provider);
+      const tabs = [first];
+      for (let index = 1; index < TABS; index += 1) tabs.push(await open());
+      for (const tab of tabs) {
+        assert.equal((await state(tab)).loggedIn, true);
+        await tab.evaluate(armTab, oidc.provider.api, REQUESTS_PER_TAB);
+      }
+      for (let round = 1; round <= ROUNDS; round += 1) {
+        await oidc.provider.advance(ACCESS_TTL_S + 10);
+        await first.evaluate((round) => window.__go(round), round);
+        for (const tab of tabs) {
+          await waitFor(tab, (round) => window.__rounds[round] !== undefined, [round], READY_TIMEOUT_MS);
+          const statuses = await tab.evaluate((round) => window.__rounds[round], round);
+          assert.deepEqual(statuses, Array(REQUESTS_PER_TAB).fill(200), `round ${round}, tab ${scene.tabOf(tab)}`);
+        }
+        const counters = await oidc.provider.stats();
+        assert.equal(counters.invalid_grant, 0, `round ${round}: ${JSON.stringify(counters)}`);
+        assert.equal(counters.refresh_ok, round, `round ${round}: ${JSON.stringify(counters)}`);
+      }
+      for (const tab of tabs) assert.equal((await state(tab)).loggedIn, true);
+    });
+
+    oidcTest(interpreter, 'logout revokes the refresh token at the provider', async (scene, open) => {
+      // What it proves: logout revokes the refresh token (RFC 7009): the provider then
+      // refuses it with invalid_grant, and the page is signed out with nothing stored.
+      const page = await open();
+      await signInThroughProvider(page, oidc.provider);
+      const { refresh_token: refreshToken } = JSON.parse(
+        await page.evaluate((key) => localStorage.getItem(key), SESSION_KEY),
+      );
+      assert.ok(refreshToken);
+      await page.evaluate(() => window.authfetch.logout());
+      assert.equal((await state(page)).loggedIn, false);
+      assert.equal(await page.evaluate((key) => localStorage.getItem(key), SESSION_KEY), null);
+      assert.ok((await oidc.provider.stats()).revoked >= 1, 'the provider revoked a token');
+      const refused = await oidc.provider.token({
+        grant_type: 'refresh_token',
+        refresh_token: refreshToken,
+        client_id: OIDC_CLIENT_ID,
+      });
+      assert.equal(refused.status, 400);
+      assert.equal(refused.body.error, 'invalid_grant');
+    });
+  });
+}
