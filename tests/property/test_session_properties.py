@@ -225,7 +225,7 @@ class HeldTransport:
     async def send(self, request: ReplayableRequest, timeout: float | None = None) -> Answer:
         """Park the send; return (or raise) what the delivery decided."""
         pending = Pending(request)
-        pending.sent_at = self.world.stamp()
+        pending.sent_at = self.world.clock.t if self.world.sent_at is None else self.world.sent_at
         self.world.pending.append(pending)
         await pending.event.wait()
         if isinstance(pending.outcome, Exception):
@@ -243,11 +243,7 @@ class InstantTransport:
     def send(self, request: ReplayableRequest, timeout: float | None = None) -> SyncAnswer:
         """Answer now."""
         self.world.sends.append(request)
-        self.world.server.arrival = self.world.stamp()
-        try:
-            status, payload, challenge = self.world.server.handle(request)
-        finally:
-            self.world.server.arrival = None
+        status, payload, challenge = self.world.server.handle(request)
         return SyncAnswer(status, payload, challenge)
 
 
@@ -324,10 +320,10 @@ class World:
         self.pending: list[Pending] = []
         self.sends: list[ReplayableRequest] = []
         self.local = _Backend()
-        # The earliest a send can reach the server: after a lost or stalled answer the retry
-        # goes out up to one timeout after the first try, and what is sent later cannot
-        # arrive earlier (the fake clock does not move while a client waits for an answer).
-        self.not_before = self.clock.t
+        # Stamps the sends of the retry after a lost or stalled answer: one timeout after the
+        # first try (the clock rules may have moved the fake clock further meanwhile; the
+        # client's timeout would have fired first). Later tries are stamped with the clock.
+        self.sent_at: float | None = None
         self.lease_freed = asyncio.Event()
         self.local.on_remove = self.lease_freed.set
         self.central: str | None = None
@@ -352,11 +348,6 @@ class World:
             self.tabs[0].machine,
         )
         self.sync.clock.t = self.clock.t
-
-    def stamp(self) -> float:
-        """When a send made now reaches the server: never before an earlier send's stamp."""
-        self.not_before = max(self.not_before, self.clock.t)
-        return self.not_before
 
     def _config(self, tab: int) -> AuthConfig:
         return AuthConfig(
@@ -587,7 +578,7 @@ class SessionProperties(RuleBasedStateMachine):
                     world.server.lost_count[token] = world.server.lost_count.get(token, 0) + 1
                 # A stalled answer: the client's timeout fires; either way its retry goes out
                 # at most one timeout after the first try reached the server.
-                world.not_before = max(world.not_before, pending.sent_at + TIMEOUT_S)
+                world.sent_at = pending.sent_at + TIMEOUT_S
                 stalled = TransportTimeoutError("no answer in time")
                 pending.outcome = stalled if mode == "stall" else TransportError("answer lost")
             else:
@@ -597,6 +588,7 @@ class SessionProperties(RuleBasedStateMachine):
         if self._is_refresh(pending):
             event(f"refresh {mode} (signed in: {[t.tokens is not None for t in world.tabs]})")
         world.settle()
+        world.sent_at = None
 
     def _retry_failed(self, pending: Pending) -> None:
         """A retry of a refresh whose earlier answer was lost did not get through either
