@@ -58,6 +58,8 @@ DUE_BEFORE_EXPIRY = default_leeway(ACCESS_TTL)
 LEASE_KEY = "authfetch.session" + LEASE_SUFFIX
 #: How long after a lost or stalled answer the client's retry goes out at most.
 TIMEOUT_S = DEFAULT_REFRESH_TIMEOUT
+#: How many tries one refresh makes before it gives up (the core's default).
+ATTEMPTS = AuthConfig(API).refresh_attempts
 
 settings.register_profile(
     "ci",
@@ -136,6 +138,9 @@ class Server:
         self.needless_refreshes: list[str] = []
         self.lost_after_commit: set[str] = set()
         self.lost_count: dict[str, int] = {}  # refresh token -> answers lost after its commit
+        self.failed_in_a_row: dict[
+            str, int
+        ] = {}  # refresh token -> tries failed since the last answer
         self.grace = 0.0  # reuse grace (s): a used token may be presented again this long
         self.used_at: dict[str, float] = {}  # refresh token -> when it was first exchanged
         self.reuse_revoked: list[str] = []  # refresh tokens whose reuse revoked their family
@@ -583,6 +588,10 @@ class SessionProperties(RuleBasedStateMachine):
                 pending.outcome = stalled if mode == "stall" else TransportError("answer lost")
             else:
                 pending.outcome = Answer(status, payload, challenge)
+        failed = mode != "answer" or (
+            isinstance(pending.outcome, Answer) and pending.outcome.status >= 500
+        )
+        self._count_try(pending, failed, lost=mode in ("lost", "stall"))
         world.server.arrival = None
         pending.event.set()
         if self._is_refresh(pending):
@@ -598,6 +607,21 @@ class SessionProperties(RuleBasedStateMachine):
             token = pending.request.json()["refresh_token"]
             if token in server.lost_count:
                 server.lost_count[token] += 1
+
+    def _count_try(self, pending: Pending, failed: bool, lost: bool) -> None:
+        """Count the tries of one refresh: an answer lost on its last try has no retry left
+        (the next refresh comes with the next request or timer), as if lost twice."""
+        server = self.world.server
+        if not self._is_refresh(pending):
+            return
+        token = pending.request.json()["refresh_token"]
+        if not failed:
+            server.failed_in_a_row[token] = 0
+            return
+        tries = server.failed_in_a_row.get(token, 0) + 1
+        if tries >= ATTEMPTS and lost:
+            server.lost_count[token] = server.lost_count.get(token, 0) + 1
+        server.failed_in_a_row[token] = 0 if tries >= ATTEMPTS else tries
 
     @staticmethod
     def _is_refresh(pending: Pending) -> bool:
@@ -619,8 +643,9 @@ class SessionProperties(RuleBasedStateMachine):
     def no_sign_in_is_revoked_for_reuse_unless_an_answer_was_lost_under_grace_zero(self) -> None:
         """Reuse is detected only for a token whose answer was lost with grace 0, or whose
         loss was not recovered: the retry that went out at once failed too (lost, stalled,
-        a network error or a 5xx), and the next try came after a 10 s grace. A token whose
-        answer was lost is spent; once the grace is over, no path can save its sign-in."""
+        a network error or a 5xx), or the loss was the refresh's last try, and the next try
+        came after a 10 s grace. A token whose answer was lost is spent; once the grace is
+        over, no path can save its sign-in."""
         server = self.world.server
         for token in server.reuse_revoked:
             lost = server.lost_count.get(token, 0)
@@ -713,6 +738,32 @@ def test_a_lost_answer_whose_retries_fail_past_the_grace_ends_the_sign_in(monkey
         machine.no_sign_in_is_revoked_for_reuse_unless_an_answer_was_lost_under_grace_zero()
         machine.no_refresh_token_is_presented_twice()
         machine.late_results_never_win()
+    finally:
+        for task in world.tasks:
+            task.cancel()
+        world.settle()
+        world.loop.close()
+
+
+def test_an_answer_lost_on_the_last_try_ends_the_sign_in_after_the_grace(monkeypatch) -> None:
+    """The soak's second counterexample (grace 10 s, no Web Locks): two network errors, then
+    the third and last try commits but its answer is lost; the tab gives up keeping the
+    session, with no try left to retry at once. 20 s later the sync path presents the spent
+    token past the grace: the sign-in ends. The loss had no retry: the invariant allows it."""
+    monkeypatch.setitem(globals(), "event", lambda _text: None)
+    machine = SessionProperties()
+    world = machine.world
+    try:
+        machine.storage_event_timing(instant=False, web_locks=False, grace=10.0)
+        machine.advance(45.0)
+        machine.timer(0)
+        for mode in ["network"] * (ATTEMPTS - 1) + ["lost"]:
+            machine._deliver(world.pending[0], mode)
+        assert world.pending == [], "a try after the last one"
+        machine.advance(20.0)
+        machine.sync_request()
+        assert world.server.reuse_revoked == ["r2.f1"]
+        machine.no_sign_in_is_revoked_for_reuse_unless_an_answer_was_lost_under_grace_zero()
     finally:
         for task in world.tasks:
             task.cancel()
