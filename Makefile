@@ -106,7 +106,7 @@ bench-soak: setup
 	  AUTHFETCH_SOAK_REPORT=bench/soak-results.md $(PY) -m pytest e2e_tests/test_fault_soak.py -q -s -p no:cacheprovider
 
 # Five tabs meeting the expiry together, reuse grace 0, with and without Web Locks, both
-# interpreters ($(TAB_ROUNDS) rounds each; make test runs 20): bench/tabs-results.md.
+# interpreters ($(TAB_ROUNDS) rounds each; make test runs 10): bench/tabs-results.md.
 TAB_ROUNDS ?= 100
 bench-tabs: setup
 	@chromium=$$(tools/find-chromium.sh) || exit 1; \

@@ -15,7 +15,7 @@ from pytest_authfetch.plugin import ServerPool
 from e2e_tests.conftest import bridge_login, demo_url, open_ready_page, stats
 
 #: Rounds per case in ``make test``; ``make bench-tabs`` runs 100 (AUTHFETCH_TAB_ROUNDS).
-ROUNDS = int(os.environ.get("AUTHFETCH_TAB_ROUNDS", "20"))
+ROUNDS = int(os.environ.get("AUTHFETCH_TAB_ROUNDS", "10"))
 TABS = 5
 REQUESTS_PER_TAB = 2
 #: Where ``make bench-tabs`` collects the figures (one Markdown row per case), if set.

@@ -204,9 +204,10 @@ export class Scene {
    * Open a tab on the demo page and wait until the bridge is ready.
    * `clock`: install the test clock (`window.__pageClock`) before the page's scripts;
    * `intercept(request)`: intercept every request and let this answer or continue it;
-   * `url`: open this page instead of the demo, and do not wait for the bridge.
+   * `url`: open this page instead of the demo, and do not wait for the bridge;
+   * `init`: a script (text) to run before the page's own scripts.
    */
-  async open({ clock = false, intercept = null, path = pagePath(this.interpreter), url = null } = {}) {
+  async open({ clock = false, intercept = null, path = pagePath(this.interpreter), url = null, init = null } = {}) {
     const page = await this.context.newPage();
     const tab = ++this.tabs;
     this.tabNumbers.set(page, tab);
@@ -224,6 +225,7 @@ export class Scene {
     );
     await page.evaluateOnNewDocument(REJECTION_PROBE);
     if (clock) await page.evaluateOnNewDocument(PAGE_CLOCK_SCRIPT);
+    if (init) await page.evaluateOnNewDocument(init);
     if (intercept) {
       await page.setRequestInterception(true);
       page.on('request', (request) => intercept(request));
@@ -233,10 +235,10 @@ export class Scene {
     return page;
   }
 
-  /** Open `count` ready tabs of the demo page, one after the other. */
-  async openTabs(count) {
+  /** Open `count` ready tabs of the demo page, one after the other (`options` as `open`). */
+  async openTabs(count, options = {}) {
     const tabs = [];
-    for (let index = 0; index < count; index += 1) tabs.push(await this.open());
+    for (let index = 0; index < count; index += 1) tabs.push(await this.open(options));
     return tabs;
   }
 
