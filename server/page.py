@@ -115,6 +115,13 @@ def library_archive() -> Response:
     return _send(current_app.config["BUILD_DIR"], LIBRARY_ARCHIVE, REVALIDATE, "application/gzip")
 
 
+@bp.get("/authfetch-start.js")
+def start_watch() -> Response:
+    """The library's start-up watch (a page that cannot start says why), from its package."""
+    folder = Path(current_app.config["PROJECT_ROOT"]) / "py" / "authfetch" / "src" / "authfetch"
+    return _send(folder / "web", "authfetch-start.js", REVALIDATE, "text/javascript")
+
+
 @bp.get("/py/<path:name>")
 def page_python(name: str) -> Response:
     """The page's own Python (``py/main.py``)."""

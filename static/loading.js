@@ -6,3 +6,8 @@ for (const type of ["py", "mpy"]) {
     if (step && typeof event.detail === "string") step.textContent = event.detail;
   });
 }
+// A page that cannot start says why (authfetch-start.js, or the library's own start-up).
+addEventListener("authfetch:error", (event) => {
+  const loading = document.getElementById("loading");
+  if (step && loading && !loading.hidden) step.textContent = event.detail.message;
+});

@@ -19,8 +19,8 @@ function report(error) {
   const words = {
     SessionExpiredError: "Your session has ended. Please sign in again.",
     RefreshUnavailableError: "The server could not renew your session just now. Try again.",
-    LoginError: "Wrong username or password.",
-    TypeError: "The API could not be reached.",
+    // A refusal is the password; any other LoginError names its cause (CSP, CORS, down).
+    LoginError: error.message.startsWith("login refused") ? "Wrong username or password." : "",
   };
   $("error").textContent = words[error.name] || `Something went wrong: ${error.message}`;
 }

@@ -13,6 +13,8 @@ URL                   served from
                       (``make setup`` fills vendor/)
 ``/authfetch.tar.gz``    the authfetch package in one archive (``make setup`` builds
                       build/authfetch.tar.gz)
+``/authfetch-start.js``   the library's start-up watch (a page that cannot start
+                      says why), from the package's ``web/`` folder
 ====================  =========================================================
 
 ``index.html`` and the ``pyscript*.toml`` files are templates: the fields in
@@ -43,9 +45,16 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 VENDOR = ROOT / "vendor"
 ARCHIVE = ROOT / "build" / "authfetch.tar.gz"
+#: The library's start-up watch: a page that cannot start says why (shipped in the package).
+START_JS = ROOT / "py" / "authfetch" / "src" / "authfetch" / "web" / "authfetch-start.js"
 WRITTEN_API = "http://127.0.0.1:8000"
 #: URL prefix -> file or folder; the longest matching prefix wins, "/" is this folder.
-MOUNTS = {"/vendor/": VENDOR, "/authfetch.tar.gz/": ARCHIVE, "/": HERE}
+MOUNTS = {
+    "/vendor/": VENDOR,
+    "/authfetch.tar.gz/": ARCHIVE,
+    "/authfetch-start.js/": START_JS,
+    "/": HERE,
+}
 TYPES = {".mjs": "text/javascript", ".wasm": "application/wasm", ".toml": "application/toml"}
 #: ``--interpreter`` -> PyScript's script type and this folder's config for it.
 INTERPRETERS = {"mpy": "pyscript.toml", "py": "pyscript-py.toml"}
@@ -145,6 +154,7 @@ def export(target: Path, interpreter: str, api_origin: str) -> None:
     for name in SITE_FILES:
         shutil.copy2(HERE / name, target / name)
     shutil.copy2(ARCHIVE, target / ARCHIVE.name)
+    shutil.copy2(START_JS, target / START_JS.name)
     for name in ("pyscript", runtime):
         folder = Path("vendor") / name / versions[name]
         shutil.copytree(ROOT / folder, target / folder, dirs_exist_ok=True)

@@ -16,7 +16,9 @@ a ``CustomEvent`` named ``authfetch:<name>`` (``authfetch:logout`` with
 ``detail.reason``, ``authfetch:refreshed`` with ``detail.status``, ...), and
 ``authfetch:ready`` follows once the bridge exists. Unreadable options set
 ``data-authfetch="error"`` and dispatch ``authfetch:error`` with
-``detail.message``, so the page can say what is wrong; so does a provider
+``detail.message``, so the page can say what is wrong (the block is read by the
+browser's ``JSON.parse``; a value of the wrong type or range is named:
+``option leeway must be a number of seconds >= 0, not 'ten'``); so does a provider
 (``issuer``) whose discovery document cannot be read. A sign-in the page came
 back from that failed dispatches ``authfetch:error`` too (``detail.name`` is
 ``LoginError``, with the provider's ``error`` and ``error_description``), and
@@ -29,6 +31,7 @@ import json
 
 import js
 
+from authfetch.core.options import check_values
 from authfetch.web import OPTIONS as CLIENT_OPTIONS
 from authfetch.web import AuthFetch, setup_async
 from authfetch.web.ffi import H, spawn
@@ -44,22 +47,31 @@ OPTIONS = ["api_base", "bridge"]
 OPTIONS.extend(CLIENT_OPTIONS)
 
 
+#: JavaScript: the options block read by the browser's own ``JSON.parse`` (the same
+#: reading on both interpreters and in the page's scripts), back as JSON text or an error.
+_PARSE = js.Function.new(
+    "text",
+    "try { return JSON.stringify({options: JSON.parse(text)}); }"
+    " catch (error) { return JSON.stringify({error: String(error.message)}); }",
+)
+
+
 def read_options(text: "str | None") -> "dict[str, Any]":
-    """The options in ``text`` (JSON object; missing or blank: none); ``ValueError`` if bad."""
+    """The options in ``text`` (JSON object, read by ``JSON.parse``; missing or blank: none);
+    ``ValueError`` if it is not JSON or not an object, ``TypeError`` for an unknown name,
+    ``ConfigurationError`` (naming the option) for a value of the wrong type or range."""
     if text is None or not text.strip():
         return {}
-    failure = None
-    try:
-        options = json.loads(text)
-    except ValueError as exc:
-        failure = "#" + OPTIONS_ID + " is not valid JSON: " + str(exc)
-    if failure is not None:
-        raise ValueError(failure)
+    parsed = json.loads(str(_PARSE(text)))
+    if "error" in parsed:
+        raise ValueError("#" + OPTIONS_ID + " is not valid JSON: " + parsed["error"])
+    options = parsed["options"]
     if not isinstance(options, dict):
         raise ValueError("#" + OPTIONS_ID + " must hold a JSON object")
     unknown = sorted(name for name in options if name not in OPTIONS)
     if unknown:
         raise ValueError("unknown authfetch option(s): " + ", ".join(unknown))
+    check_values(options)
     return options
 
 

@@ -26,6 +26,7 @@ from authfetch.core import (
     without_callback,
 )
 from authfetch.core.oauth import page_without_query, same_origin
+from authfetch.core.options import check_values, under_base
 from authfetch.web.chain import run_flow
 from authfetch.web.ffi import SETTLER, H, Timer, now, proxy, reject_with, release, spawn
 from authfetch.web.lease import page_lock
@@ -87,14 +88,31 @@ PROVIDER_URLS = (
 HOOKS = ("on_tokens", "on_refresh_error", "on_logout", "on_event")
 
 
-def check_options(options: dict) -> dict:
-    """Every option with its value (defaults filled in); ``TypeError`` for unknown names."""
+#: The endpoints whose defaults go under ``api_base``'s path (``.../v1`` → ``.../v1/auth/login``).
+BASE_ENDPOINTS = ("login_endpoint", "refresh_endpoint", "logout_endpoint")
+
+
+def check_options(options: dict, api_base: "str | None" = None) -> dict:
+    """Every option with its value (defaults filled in); ``TypeError`` for unknown names,
+    ``ConfigurationError`` (naming the option) for a value of the wrong type or range.
+    The default endpoints go under ``api_base``'s path (:func:`under_base`)."""
     unknown = sorted(name for name in options if name not in OPTIONS and name not in HOOKS)
     if unknown:
         raise TypeError("unknown authfetch option(s): " + ", ".join(unknown))
+    values = dict(options)
+    values["api_base"] = api_base
+    check_values(values)
+    if api_base is not None and not str(H.resolveUrl(api_base) or "").startswith("http"):
+        raise ConfigurationError("option api_base is not an http(s) URL: " + repr(api_base))
+    for name in HOOKS:
+        if options.get(name) is not None and not callable(options[name]):
+            raise ConfigurationError("option " + name + " must be a function or None")
     settings = dict(OPTIONS)
     for name in HOOKS:
         settings[name] = None
+    if api_base is not None:
+        for name in BASE_ENDPOINTS:
+            settings[name] = under_base(api_base, str(settings[name]))
     settings.update(options)
     return settings
 
@@ -165,7 +183,7 @@ class AuthFetch:
 
     def __init__(self, api_base: "str | None" = None, **options: "Any") -> None:
         """Build the client; call :meth:`start` next."""
-        settings = check_options(options)
+        settings = check_options(options, api_base)
         page = str(js.location.href)
         self.login_url = settings["login_url"]
         self._hooks = {name: settings[name] for name in HOOKS}

@@ -67,14 +67,43 @@ helpers.makeInit = (caller, method, headersJson, body, stream) => {
   return init;
 };
 
+// The page's Content-Security-Policy blocks, newest last (a few): a fetch that failed
+// because of one is told as the directive to change, not as "Failed to fetch".
+const blocked = [];
+addEventListener("securitypolicyviolation", (event) => {
+  blocked.push({uri: event.blockedURI, directive: event.effectiveDirective});
+  if (blocked.length > 20) blocked.shift();
+});
+
+// fetch's TypeError with its cause in the message: a CSP block (the directive to change),
+// else the server down or CORS (browsers do not tell these two apart). Still a TypeError.
+const explain = (url, error) => new Promise((resolve) => setTimeout(resolve, 0)).then(() => {
+  if (!(error instanceof TypeError) || error.authfetchExplained) throw error;
+  let target;
+  try {
+    target = new URL(url && url.url ? url.url : url, document.baseURI);
+  } catch (e) {
+    throw error;
+  }
+  const hit = blocked.find((b) => b.uri === target.href || b.uri === target.origin ||
+    target.href.startsWith(b.uri + "/"));
+  error.message += hit
+    ? ": blocked by this page's Content-Security-Policy: add " + target.origin + " to " +
+      hit.directive
+    : ": " + target.origin + " is down, or blocked by CORS: check that the API allows this" +
+      " page's origin (" + location.origin + ")";
+  error.authfetchExplained = true;
+  throw error;
+});
+
 // fetch, aborted after ms milliseconds (0: never); the timer is the page's setTimeout.
 helpers.fetch = (url, init, ms) => {
-  if (!ms) return fetch(url, init);
+  if (!ms) return fetch(url, init).catch((error) => explain(url, error));
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(
     new DOMException("no answer in " + ms + " ms", "TimeoutError")), ms);
   init.signal = controller.signal;
-  return fetch(url, init).finally(() => clearTimeout(timer));
+  return fetch(url, init).finally(() => clearTimeout(timer)).catch((error) => explain(url, error));
 };
 
 // A JS error travels through Python in a box: Pyodide would turn the bare error into
