@@ -377,6 +377,13 @@ DESCRIPTION: Schema = {
                 "responses": {"200": {"description": "application/gzip"}, "404": FILE_404},
             }
         },
+        "/authfetch-start.js": {
+            "get": {
+                "operationId": "getStartWatch",
+                "summary": "The library's start-up watch: a page that cannot start says why",
+                "responses": {"200": {"description": "text/javascript"}, "404": FILE_404},
+            }
+        },
         **{
             f"/{folder}/{{name}}": {
                 "get": {
