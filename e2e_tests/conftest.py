@@ -183,6 +183,22 @@ def bridge_login(page: Page) -> dict:
     return page.evaluate("authfetch.login('demo', 'demo-pass')")
 
 
+#: Arms a tab (``page.evaluate(ARM_TAB, [url, requests])``): ``window.__go(round)`` fires
+#: ``requests`` concurrent ``authfetch.fetch(url)`` in this tab and, through a
+#: BroadcastChannel message, in every other armed tab of the browser in the same event-loop
+#: turn (not one Playwright round trip apart); ``window.__rounds[round]`` holds each tab's
+#: statuses or error names.
+ARM_TAB = """([url, requests]) => {
+    window.__rounds = {};
+    const fire = (round) => Promise.all(Array.from({length: requests}, () =>
+        authfetch.fetch(url).then(r => r.status, e => e.name)))
+        .then(statuses => { window.__rounds[round] = statuses; });
+    const channel = new BroadcastChannel('authfetch-test-go');
+    channel.onmessage = (event) => fire(event.data);
+    window.__go = (round) => { channel.postMessage(round); fire(round); };
+}"""
+
+
 def bridge_fetch_statuses(page: Page, path: str, count: int = 1) -> list:
     """Fire ``count`` concurrent ``authfetch.fetch(path)``; statuses or error names."""
     return page.evaluate(

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import BrowserContext, Page, Request, expect
 
-from e2e_tests.conftest import READY_TIMEOUT_MS, PageErrors, python_page
+from e2e_tests.conftest import ARM_TAB, READY_TIMEOUT_MS, PageErrors, python_page
 from e2e_tests.oidc_provider import (
     API_SCOPE,
     CLIENT_ID,
@@ -38,18 +38,6 @@ SHORT_TTL_S = 60
 TABS = 3
 ROUNDS = 10
 REQUESTS_PER_TAB = 3
-
-# Each tab fires its requests when a BroadcastChannel message arrives: every tab meets the
-# expiry in the same event-loop turn, not one Playwright round trip apart.
-ARM_TAB = """([api, requests]) => {
-    window.__rounds = {};
-    const fire = (round) => Promise.all(Array.from({length: requests}, () =>
-        authfetch.fetch(api + '/me').then(r => r.status, e => e.name)))
-        .then(statuses => { window.__rounds[round] = statuses; });
-    const channel = new BroadcastChannel('authfetch-oidc-go');
-    channel.onmessage = (event) => fire(event.data);
-    window.__go = (round) => { channel.postMessage(round); fire(round); };
-}"""
 
 
 def page_url(host: PageHost) -> str:
@@ -193,7 +181,7 @@ def test_three_tabs_meet_the_expiry_together_ten_rounds_with_rotation_and_no_gra
         tabs.append(tab)
     for tab in tabs:
         assert tab.evaluate("authfetch.state().loggedIn") is True
-        tab.evaluate(ARM_TAB, [long_provider.api, REQUESTS_PER_TAB])
+        tab.evaluate(ARM_TAB, [long_provider.api + "/me", REQUESTS_PER_TAB])
     for round_number in range(1, ROUNDS + 1):
         long_provider.advance(LONG_TTL_S + 10)
         first.evaluate(f"window.__go({round_number})")

@@ -7,23 +7,18 @@ from playwright.sync_api import BrowserContext, Page, expect
 from pytest_authfetch import AuthfetchServer, ServerOptions
 from pytest_authfetch.plugin import ServerPool
 
-from e2e_tests.conftest import bridge_login, demo_url, expire_access_token, open_ready_page, stats
+from e2e_tests.conftest import (
+    ARM_TAB,
+    bridge_login,
+    demo_url,
+    expire_access_token,
+    open_ready_page,
+    stats,
+)
 
 ROUNDS = 20
 TABS = 3
 REQUESTS_PER_TAB = 3
-
-# Each tab fires its requests when a BroadcastChannel message arrives, so all tabs
-# start in the same event-loop turn, not one Playwright round trip apart.
-ARM_TAB = """([requests]) => {
-    window.__rounds = {};
-    const fire = (round) => Promise.all(Array.from({length: requests}, () =>
-        authfetch.fetch('/api/me').then(r => r.status, e => e.name)))
-        .then(statuses => { window.__rounds[round] = statuses; });
-    const channel = new BroadcastChannel('authfetch-test-go');
-    channel.onmessage = (event) => fire(event.data);
-    window.__go = (round) => { channel.postMessage(round); fire(round); };
-}"""
 
 
 # Long-lived access tokens, so no tab's proactive timer (due at 570 s) can add a
@@ -54,7 +49,7 @@ def test_tabs_firing_together_at_expiry_refresh_once_per_round(
     tabs = [first, *open_tabs(context, demo_url(strict_server.url, interpreter), TABS - 1)]
     for tab in tabs:
         assert tab.evaluate("authfetch.state().loggedIn") is True
-        tab.evaluate(ARM_TAB, [REQUESTS_PER_TAB])
+        tab.evaluate(ARM_TAB, ["/api/me", REQUESTS_PER_TAB])
     for round_number in range(1, ROUNDS + 1):
         expire_access_token(strict_server, STRICT_ACCESS_TTL_S + 10)
         first.evaluate(f"window.__go({round_number})")

@@ -12,7 +12,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from pytest_authfetch import AuthfetchServer, ServerOptions
 from pytest_authfetch.plugin import ServerPool
 
-from e2e_tests.conftest import bridge_login, demo_url, open_ready_page, stats
+from e2e_tests.conftest import ARM_TAB, bridge_login, demo_url, open_ready_page, stats
 
 #: Rounds per case in ``make test``; ``make bench-tabs`` runs 100 (AUTHFETCH_TAB_ROUNDS).
 ROUNDS = int(os.environ.get("AUTHFETCH_TAB_ROUNDS", "10"))
@@ -30,17 +30,6 @@ NO_WEB_LOCKS = """
 Object.defineProperty(Navigator.prototype, 'locks', {get: () => undefined, configurable: true});
 """
 
-# Each tab fires when a BroadcastChannel message arrives: all tabs in one event-loop turn.
-ARM_TAB = """([requests]) => {
-    window.__rounds = {};
-    const fire = (round) => Promise.all(Array.from({length: requests}, () =>
-        authfetch.fetch('/api/me').then(r => r.status, e => e.name)))
-        .then(statuses => { window.__rounds[round] = statuses; });
-    const channel = new BroadcastChannel('authfetch-test-go');
-    channel.onmessage = (event) => fire(event.data);
-    window.__go = (round) => { channel.postMessage(round); fire(round); };
-}"""
-
 
 @pytest.fixture(scope="module")
 def graceless_server(authfetch_server_pool: ServerPool) -> AuthfetchServer:
@@ -54,7 +43,7 @@ def graceless_server(authfetch_server_pool: ServerPool) -> AuthfetchServer:
 def run_rounds(tabs: list[Page], server: AuthfetchServer, rounds: int) -> dict:
     """``rounds`` rounds of every tab firing at the expiry; the server's counters after."""
     for tab in tabs:
-        tab.evaluate(ARM_TAB, [REQUESTS_PER_TAB])
+        tab.evaluate(ARM_TAB, ["/api/me", REQUESTS_PER_TAB])
     for round_number in range(1, rounds + 1):
         server.advance(ACCESS_TTL_S + 10)
         tabs[0].evaluate(f"window.__go({round_number})")
