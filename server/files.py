@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import stat
 from pathlib import Path
 
@@ -34,6 +35,23 @@ def create_private_file(path: Path) -> bool:
         return False
     os.close(fd)
     return True
+
+
+def write_private_file_once(path: Path, content: bytes) -> None:
+    """Write ``content`` to ``path`` (mode 0600, folders 0700) unless it exists: written to a
+    temporary file, then linked into place, so no reader ever sees a partial file and two
+    processes racing both end up with the one that won."""
+    make_private_folders(path.parent)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(content)
+    try:
+        os.link(tmp, path)  # atomic "create if absent" with the full content
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
 
 
 def check_private_file(path: Path) -> None:

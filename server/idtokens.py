@@ -17,8 +17,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-import secrets
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from .config import ConfigError
-from .files import PRIVATE_FILE_MODE, check_private_file, make_private_folders
+from .files import check_private_file, write_private_file_once
 
 ALGORITHM = "RS256"
 KEY_BITS = 2048
@@ -82,23 +80,13 @@ def _load(path: Path) -> LoadedKey:
 
 def _create_key_file(path: Path) -> None:
     """Write a new RSA key (PEM, mode 0600) to ``path`` unless another process won."""
-    make_private_folders(path.parent)
     private = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
     pem = private.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
-    try:
-        os.link(tmp, path)  # atomic "create if absent" with the full content
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink()
+    write_private_file_once(path, pem)
 
 
 def jwks(key: SigningKey) -> dict[str, Any]:

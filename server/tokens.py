@@ -23,7 +23,7 @@ from typing import Any
 import jwt
 
 from .config import ConfigError
-from .files import PRIVATE_FILE_MODE, check_private_file, make_private_folders
+from .files import check_private_file, write_private_file_once
 
 ALGORITHM = "HS256"
 TOKEN_TYPE = "at+jwt"
@@ -71,17 +71,7 @@ def load_secret(secret_file: str | Path) -> bytes:
 
 def _create_secret_file(path: Path) -> None:
     """Write 32 random bytes (hex, mode 0600) to ``path`` unless another process won."""
-    make_private_folders(path.parent)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_hex(MIN_SECRET_BYTES) + "\n")
-    try:
-        os.link(tmp, path)  # atomic "create if absent" with the full content
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink()
+    write_private_file_once(path, (secrets.token_hex(MIN_SECRET_BYTES) + "\n").encode())
 
 
 def new_id() -> str:
