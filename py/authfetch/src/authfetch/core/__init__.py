@@ -7,10 +7,22 @@ checker only).
 """
 
 from .claims import unverified_claims
-from .commands import Load, Persist, ReadJson, Refresh, Send, Sleep
+from .commands import (
+    Load,
+    NewProofKey,
+    Persist,
+    PruneProofKeys,
+    ReadJson,
+    Refresh,
+    Send,
+    SignProof,
+    Sleep,
+)
+from .dpop import DPOP, DPoP, thumbprint
 from .errors import (
     AuthFetchError,
     ConfigurationError,
+    DPoPError,
     LoginError,
     NotReplayableError,
     RefreshUnavailableError,
@@ -73,6 +85,7 @@ from .urls import origin, resolve, same_endpoint, split_url, whatwg_clean
 
 __all__ = [
     "DEFAULT_REFRESH_TIMEOUT",
+    "DPOP",
     "ENDED",
     "REFRESHING",
     "REFRESH_OK",
@@ -89,6 +102,8 @@ __all__ = [
     "AuthFetchError",
     "AuthSession",
     "ConfigurationError",
+    "DPoP",
+    "DPoPError",
     "DictBackend",
     "Event",
     "Headers",
@@ -96,10 +111,12 @@ __all__ = [
     "Load",
     "LoginError",
     "MemoryStore",
+    "NewProofKey",
     "NoLock",
     "NotReplayableError",
     "OAuthClient",
     "Persist",
+    "PruneProofKeys",
     "ReadJson",
     "Refresh",
     "RefreshCancelled",
@@ -110,6 +127,7 @@ __all__ = [
     "SessionCore",
     "SessionExpiredError",
     "SessionMachine",
+    "SignProof",
     "Sleep",
     "SyncAuthSession",
     "SystemClock",
@@ -148,6 +166,7 @@ __all__ = [
     "send_event",
     "split_url",
     "take_pending",
+    "thumbprint",
     "unverified_claims",
     "whatwg_clean",
     "without_callback",

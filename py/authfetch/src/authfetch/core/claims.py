@@ -1,4 +1,5 @@
-"""Read a JWT's claims WITHOUT verifying it: only to schedule refreshes, never to decide access.
+"""JOSE's base64url, and a JWT's claims read WITHOUT verifying it: only to schedule refreshes,
+never to decide access.
 
 MicroPython has no ``base64.urlsafe_b64decode`` (it raises ``NotImplementedError``),
 so the payload segment is decoded with ``binascii.a2b_base64`` after swapping the
@@ -7,6 +8,12 @@ URL-safe alphabet back and restoring the padding. PyJWT stays the server's verif
 
 import binascii
 import json
+
+
+def b64url(data: bytes) -> str:
+    """Base64url without padding (RFC 7515 section 2; RFC 7636 appendix A)."""
+    text = binascii.b2a_base64(data).decode().strip()
+    return text.replace("+", "-").replace("/", "_").replace("=", "")
 
 
 def unverified_claims(token: str) -> dict:

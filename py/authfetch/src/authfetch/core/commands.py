@@ -14,6 +14,9 @@ command         runs                                        result
 ``Refresh``     the session's single flight                 the current ``TokenSet`` (or raises)
 ``Load``        the store's consistent read (under lock)    ``TokenSet | None``
 ``Persist``     the store's consistent write                ``None``
+``NewProofKey`` the DPoP keys: make a new key pair          its public JWK (``dict``)
+``SignProof``   the DPoP keys: sign with the key ``jkt``    the ES256 signature (64 bytes)
+``PruneProofKeys`` the DPoP keys: delete all but ``keep``   ``None``
 ==============  ==========================================  =================================
 """
 
@@ -56,6 +59,27 @@ class Persist:
 
     def __init__(self, tokens: "TokenSet | None") -> None:
         self.tokens = tokens
+
+
+class NewProofKey:
+    """Make a new DPoP key pair (non-extractable) and keep it for every tab; its public JWK."""
+
+
+class SignProof:
+    """Sign ``data`` with the kept DPoP key whose RFC 7638 thumbprint is ``jkt``."""
+
+    def __init__(self, jkt: str, data: bytes) -> None:
+        self.jkt = jkt
+        self.data = data
+
+
+class PruneProofKeys:
+    """Delete the kept DPoP keys but those in ``keep``; ``young`` keeps those made lately
+    too (a sign-in of another tab may be using one that has not landed yet)."""
+
+    def __init__(self, keep: "list[str]", young: bool = True) -> None:
+        self.keep = keep
+        self.young = young
 
 
 TYPE_CHECKING = False

@@ -79,6 +79,23 @@ class ConfigurationError(AuthFetchError):
     document is unreachable or wrong. The message names the option or URL and the problem."""
 
 
+class DPoPError(AuthFetchError):
+    """A DPoP proof could not be made or was refused (RFC 9449): the key is unavailable
+    (IndexedDB or WebCrypto missing, the key deleted), or a server refused the proof or
+    asked for a new nonce again after the one retry. Nothing is stored or wiped: the
+    session is kept. ``status`` is the HTTP status of the refusal (``None`` when no
+    request was sent), ``error`` the server's code (``invalid_dpop_proof``,
+    ``use_dpop_nonce``).
+    """
+
+    def __init__(
+        self, message: str = "DPoP failed", status: "int | None" = None, error: "str | None" = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+
+
 class TransportError(Exception):
     """A transport could not get any HTTP response (network error, abort).
 

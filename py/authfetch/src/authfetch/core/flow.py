@@ -8,7 +8,9 @@ flow makes is stamped with its role (:mod:`.events`).
 """
 
 from .commands import ReadJson, Refresh, Send, Sleep
+from .dpop import new_proof_key, send_flow
 from .errors import (
+    DPoPError,
     LoginError,
     NotReplayableError,
     RefreshUnavailableError,
@@ -50,7 +52,7 @@ def request_flow(
     if tokens is not None and config.needs_refresh(tokens, now()):
         tokens = yield from _proactive_refresh(tokens, machine, now)
     sent = request.derive(url, tokens.access_token if tokens is not None else None)
-    response = yield Send(sent)
+    response = yield from send_with(config, sent, tokens, now)
     if sent.token is None or not config.should_retry(sent, response):
         return response
     if just_refreshed(machine.tokens, sent.token, now(), response):
@@ -62,7 +64,24 @@ def request_flow(
         raise NotReplayableError("a streaming body cannot be replayed", response=response)
     replay = request.derive(url, fresh.access_token)
     replay.replay = True
-    return (yield Send(replay))
+    return (yield from send_with(config, replay, fresh, now))
+
+
+def send_with(
+    config: "AuthConfig",
+    request: ReplayableRequest,
+    tokens: "TokenSet | None",
+    now: "Now",
+    timeout: "float | None" = None,
+) -> "Flow":
+    """Send ``request`` made with ``tokens``: with a DPoP proof of their key when they are
+    bound to one (:func:`.dpop.send_flow`). A bound token is never sent as a bearer: with
+    the ``dpop`` option off, such a session raises ``DPoPError``."""
+    if tokens is None or not tokens.bound:
+        return (yield Send(request, timeout))
+    if config.dpop is None:
+        raise DPoPError("this session's tokens are bound to a DPoP key, but dpop is off")
+    return (yield from send_flow(config, request, tokens.dpop_jwk, now, tokens.skew, timeout))
 
 
 def _proactive_refresh(tokens: "TokenSet", machine: "SessionMachine", now: "Now") -> "Flow":
@@ -128,7 +147,7 @@ def refresh_call(config: "AuthConfig", tokens: "TokenSet", now: "Now") -> "Flow"
         if attempt and not timed_out:
             yield Sleep(config.backoff(attempt - 1))
         try:
-            response = yield Send(request, config.refresh_timeout)
+            response = yield from send_with(config, request, tokens, now, config.refresh_timeout)
         except TransportError as exc:
             status = None
             timed_out = isinstance(exc, TransportTimeoutError)
@@ -174,15 +193,16 @@ def login_flow(
     request = ReplayableRequest(
         config.login_endpoint, "POST", _JSON_HEADERS, body, retry=False, role=ROLE_LOGIN
     )
+    jwk = yield from new_proof_key(config)
     try:
-        response = yield Send(request)
+        response = yield from send_flow(config, request, jwk, now)
     except TransportError as exc:
         raise LoginError("login failed: the server could not be reached (" + str(exc) + ")")  # noqa: B904
     if not 200 <= response.status < 300:
         raise LoginError("login refused (HTTP " + str(response.status) + ")", response.status)
     try:
         payload = yield ReadJson(response)
-        return config.token_set(payload, response.headers, now(), login=login)
+        return config.token_set(payload, response.headers, now(), login=login, dpop_jwk=jwk)
     except _BAD_ANSWER as exc:
         raise LoginError("bad login answer: " + repr(exc), response.status)  # noqa: B904
 

@@ -16,12 +16,12 @@ claims are checked (``iss``, ``aud``, ``azp``, ``exp``, ``nonce``), so an
 answer meant for another client or another sign-in is refused.
 """
 
-import binascii
 import hashlib
 import json
 
-from .claims import unverified_claims
+from .claims import b64url, unverified_claims
 from .commands import ReadJson, Send
+from .dpop import new_proof_key, send_flow
 from .errors import ConfigurationError, LoginError, TransportError
 from .events import ROLE_DISCOVERY, ROLE_LOGIN, ROLE_LOGOUT, ROLE_REFRESH
 from .request import ReplayableRequest
@@ -62,12 +62,6 @@ _ENDPOINTS = (
 
 
 # -- encodings -------------------------------------------------------------------------
-
-
-def b64url(data: bytes) -> str:
-    """Base64url without padding (RFC 7636 appendix A)."""
-    text = binascii.b2a_base64(data).decode().strip()
-    return text.replace("+", "-").replace("/", "_").replace("=", "")
 
 
 def pkce_challenge(verifier: str) -> str:
@@ -450,8 +444,9 @@ def exchange_flow(
         raise ConfigurationError("no OAuth client configured")
     code = check_callback(client, params, pending)
     request = exchange_request(client, code, pending or {})
+    jwk = yield from new_proof_key(config)
     try:
-        response = yield Send(request)
+        response = yield from send_flow(config, request, jwk, now)
     except TransportError as exc:
         raise LoginError("the token endpoint could not be reached (" + str(exc) + ")")  # noqa: B904
     if not 200 <= response.status < 300:
@@ -462,7 +457,7 @@ def exchange_flow(
         raise LoginError(text, response.status, error, description)
     try:
         payload = yield ReadJson(response)
-        tokens = config.token_set(payload, response.headers, now(), login=login)
+        tokens = config.token_set(payload, response.headers, now(), login=login, dpop_jwk=jwk)
     except (ValueError, TypeError, KeyError) as exc:
         raise LoginError("bad token answer: " + str(exc), response.status)  # noqa: B904
     if tokens.id_token is not None:

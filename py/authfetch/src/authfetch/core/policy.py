@@ -128,7 +128,9 @@ class AuthConfig:
     :class:`~.oauth.OAuthClient`) speaks OAuth 2.0 / OpenID Connect to a standard
     provider instead of the JSON dialect: its token endpoint refreshes (form
     encoded), its revocation endpoint takes the refresh token at logout, and
-    sign-in is the authorization code flow (:mod:`.oauth`).
+    sign-in is the authorization code flow (:mod:`.oauth`). ``dpop`` (a
+    :class:`~.dpop.DPoP`) binds the tokens to a key: every sign-in, refresh and
+    request to an allow-listed origin carries a proof (RFC 9449, :mod:`.dpop`).
     """
 
     def __init__(
@@ -153,11 +155,14 @@ class AuthConfig:
         on_logout: "Callable[[str], object] | None" = None,
         on_event: "Callable[[Event], object] | None" = None,
         oauth: "OAuthClient | None" = None,
+        dpop: "DPoP | None" = None,
     ) -> None:
         self.api_base = api_base
         self.base_url = base_url or api_base
         #: The standard provider's client (``None``: the JSON dialect of a custom backend).
         self.oauth = oauth
+        #: DPoP's nonces and randomness (``None``: bearer tokens).
+        self.dpop = dpop
         self.refresh_endpoint = resolve(refresh_endpoint, api_base)
         self.login_endpoint = resolve(login_endpoint, api_base) if login_endpoint else None
         self.logout_endpoint = resolve(logout_endpoint, api_base) if logout_endpoint else None
@@ -241,8 +246,10 @@ class AuthConfig:
         now: float,
         previous: "TokenSet | None" = None,
         login: str = "",
+        dpop_jwk: "dict | None" = None,
     ) -> TokenSet:
-        """Build the TokenSet of a login (``login`` id) or refresh (``previous``) answer."""
+        """Build the TokenSet of a login (``login`` id, DPoP key ``dpop_jwk``) or refresh
+        (``previous``) answer."""
         claims = _call_claims(self.decode_claims, (payload or {}).get("access_token"))
         date = headers.get("date") if headers is not None else None
         return TokenSet.from_token_response(
@@ -253,6 +260,7 @@ class AuthConfig:
             issued_at=claims.get("iat"),
             server_date=parse_http_date(date),
             login=login,
+            dpop_jwk=dpop_jwk,
         )
 
 
@@ -269,6 +277,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from .dpop import DPoP
     from .events import Event
     from .oauth import OAuthClient
     from .ports import Response

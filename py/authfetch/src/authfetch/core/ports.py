@@ -213,6 +213,18 @@ if TYPE_CHECKING:
         async def __aexit__(self, *exc_info: object) -> object:
             """Release."""
 
+    class ProofKeys(Protocol):
+        """The DPoP keys (RFC 9449), shared by every tab: made, used and deleted here."""
+
+        async def create(self) -> dict:
+            """Make and keep a new non-extractable P-256 key pair; its public JWK."""
+
+        async def sign(self, jkt: str, data: bytes) -> bytes:
+            """ES256-sign ``data`` with the kept key of thumbprint ``jkt`` (64 bytes, r||s)."""
+
+        async def prune(self, keep: "list[str]", young: bool) -> None:
+            """Delete every kept key but ``keep`` (``young``: and those made lately)."""
+
     class LockFactory(Protocol):
         """Makes a new cross-tab lock for each use."""
 

@@ -136,8 +136,11 @@ class ReplayableRequest:
         self.token: str | None = None
         self.replay = False
 
-    def derive(self, url: "str | None" = None, token: "str | None" = None) -> "ReplayableRequest":
-        """Return a copy for one send: new URL if given, ``Authorization`` set for ``token``.
+    def derive(
+        self, url: "str | None" = None, token: "str | None" = None, scheme: str = "Bearer"
+    ) -> "ReplayableRequest":
+        """Return a copy for one send: new URL if given, ``Authorization: <scheme> <token>``
+        set for ``token`` (``scheme``: ``Bearer``, or ``DPoP`` for a key-bound token).
 
         The original is never mutated; the body bytes are shared (immutable).
         """
@@ -146,7 +149,7 @@ class ReplayableRequest:
         clone.retry, clone.options, clone.token = self.retry, self.options, token
         clone.role = self.role
         if token is not None:
-            clone.headers["Authorization"] = "Bearer " + token
+            clone.headers["Authorization"] = scheme + " " + token
         return clone
 
     def json(self) -> "Any":

@@ -11,9 +11,21 @@ shares the machine, so a tab has one session whatever calls it.
 import asyncio
 import random
 
-from .commands import Load, Persist, ReadJson, Refresh, Send, Sleep
+from .commands import (
+    Load,
+    NewProofKey,
+    Persist,
+    PruneProofKeys,
+    ReadJson,
+    Refresh,
+    Send,
+    SignProof,
+    Sleep,
+)
+from .dpop import thumbprint
 from .errors import (
     AuthFetchError,
+    DPoPError,
     LoginError,
     RefreshUnavailableError,
     SessionExpiredError,
@@ -172,6 +184,14 @@ class SessionCore:
             return stored or tokens
         return tokens
 
+    def kept_keys(self) -> "list[str]":
+        """The DPoP keys in use (thumbprints): the stored session's and this tab's."""
+        keep = []
+        for tokens in (self.store.load(), self.machine.tokens):
+            if tokens is not None and tokens.dpop_jwk is not None:
+                keep.append(thumbprint(tokens.dpop_jwk))
+        return keep
+
     # -- flows -----------------------------------------------------------------
 
     def request_flow(self, request: "ReplayableRequest") -> "Flow":
@@ -221,10 +241,12 @@ class SessionCore:
             if self._emit_all(machine.refresh_refused(flight, refused)):
                 self.store.clear()
                 yield Persist(None)
+                if self.config.dpop is not None:  # the key of an ended session goes with it
+                    yield PruneProofKeys(self.kept_keys(), young=True)
                 raise
             yield from self._drop_spent(flight, latest)
             return
-        except RefreshUnavailableError as unavailable:
+        except (RefreshUnavailableError, DPoPError) as unavailable:
             self._emit_all(machine.refresh_kept(flight, unavailable))
             raise
         latest = yield Load()
@@ -275,7 +297,8 @@ class AuthSession(SessionCore):
     Ports (see :mod:`.ports`): ``transport.send(request)`` (async; raises
     ``TransportError`` on a network failure); ``store``; ``lock()`` a factory of
     async context managers for the cross-tab lock (default none); ``clock`` with
-    ``now()`` and async ``sleep(s)``.
+    ``now()`` and async ``sleep(s)``; ``keys`` the DPoP key store (``create()``,
+    ``sign(jkt, data)``, ``prune(keep, young)``, all async) when ``config.dpop`` is set.
     """
 
     def __init__(
@@ -286,9 +309,12 @@ class AuthSession(SessionCore):
         lock: "LockFactory | None" = None,
         clock: "Clock | None" = None,
         machine: "SessionMachine | None" = None,
+        keys: "ProofKeys | None" = None,
     ) -> None:
         super().__init__(config, store, clock or SystemClock(), machine)
         self.transport = transport
+        #: Where the DPoP keys live (the edge: WebCrypto + IndexedDB); ``None`` without DPoP.
+        self.keys = keys
         self.lock: LockFactory = lock or tab_lock(self.store, self.clock) or no_lock
         self.gate = RefreshGate()
         self._cleanup: asyncio.Task | None = None
@@ -313,7 +339,10 @@ class AuthSession(SessionCore):
         or if this tab logged out before the sign-in landed (the newer logout wins)."""
         begun_at = self.machine.logouts
         flow = login_flow(self.config, username, password, self.clock.now, new_login_id())
-        return await self._land(await self.run(flow), begun_at)
+        try:
+            return await self._land(await self.run(flow), begun_at)
+        finally:
+            await self._prune_keys(young=True)
 
     async def discover(self) -> None:
         """Read the provider's discovery document (OAuth 2.0 / OpenID Connect) and take its
@@ -330,7 +359,20 @@ class AuthSession(SessionCore):
         ``LoginError`` for anything refused; nothing is stored then."""
         begun_at = self.machine.logouts
         flow = exchange_flow(self.config, params, pending, self.clock.now, new_login_id())
-        return await self._land(await self.run(flow), begun_at)
+        try:
+            return await self._land(await self.run(flow), begun_at)
+        finally:
+            await self._prune_keys(young=True)
+
+    async def _prune_keys(self, young: bool) -> None:
+        """Delete the DPoP keys no session uses (``young``: spare those made lately, which
+        another tab's sign-in may be using); a failure is only printed: nothing is lost."""
+        if self.config.dpop is None or self.keys is None:
+            return
+        try:
+            await self.keys.prune(self.kept_keys(), young)
+        except Exception as exc:
+            print("authfetch: could not delete unused DPoP keys:", repr(exc))
 
     async def _land(self, tokens: "TokenSet", begun_at: int) -> "TokenSet":
         """Store a fresh sign-in under the lock, unless this tab logged out since it began
@@ -369,6 +411,7 @@ class AuthSession(SessionCore):
             return True
 
         await self._under_lock(clear, None)
+        await self._prune_keys(young=False)
         await self.run(logout_flow(self.config, revoke[0]))
 
     async def ensure_fresh(self) -> "TokenSet | None":
@@ -468,7 +511,20 @@ class AuthSession(SessionCore):
         if isinstance(command, Persist):
             await self.store.save_consistent(command.tokens)
             return None
+        if isinstance(command, SignProof):
+            return await self._key_store().sign(command.jkt, command.data)
+        if isinstance(command, NewProofKey):
+            return await self._key_store().create()
+        if isinstance(command, PruneProofKeys):
+            await self._key_store().prune(command.keep, command.young)
+            return None
         raise TypeError("unknown flow command " + repr(command))
+
+    def _key_store(self) -> "ProofKeys":
+        """The DPoP key store; ``DPoPError`` when this session has none."""
+        if self.keys is None:
+            raise DPoPError("dpop is on but this session has no key store (keys=...)")
+        return self.keys
 
     async def _send(self, command: Send) -> "Any":
         """Send with the request's events; a timeout becomes a ``TransportError``."""
@@ -499,6 +555,6 @@ if TYPE_CHECKING:
     from .events import Event
     from .flow import Flow
     from .policy import AuthConfig
-    from .ports import Clock, Lock, LockFactory, Store, SyncClock, Transport
+    from .ports import Clock, Lock, LockFactory, ProofKeys, Store, SyncClock, Transport
     from .request import ReplayableRequest
     from .tokens import TokenSet

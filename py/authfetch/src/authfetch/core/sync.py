@@ -1,7 +1,17 @@
 """The synchronous driver: the same flows and the same machine for ``urllib.request``."""
 
-from .commands import Load, Persist, ReadJson, Refresh, Send, Sleep
-from .errors import AuthFetchError, RefreshUnavailableError, TransportError
+from .commands import (
+    Load,
+    NewProofKey,
+    Persist,
+    PruneProofKeys,
+    ReadJson,
+    Refresh,
+    Send,
+    SignProof,
+    Sleep,
+)
+from .errors import AuthFetchError, DPoPError, RefreshUnavailableError, TransportError
 from .events import answer_event, send_event
 from .flow import login_flow, logout_flow
 from .lease import lease_for
@@ -142,6 +152,11 @@ class SyncAuthSession(SessionCore):
         if isinstance(command, Persist):
             self.store.save_consistent_soon(command.tokens)
             return None
+        if isinstance(command, (SignProof, NewProofKey, PruneProofKeys)):
+            raise DPoPError(
+                "synchronous code cannot sign DPoP proofs (WebCrypto signs asynchronously):"
+                " use the async fetch for this request"
+            )
         raise TypeError("unknown flow command " + repr(command))
 
     def _send(self, command: Send) -> "Any":

@@ -16,6 +16,7 @@ _FIELDS = (
     "login",
     "version",
     "id_token",
+    "dpop_jwk",
 )
 
 #: The proactive leeway never exceeds this share of the token's lifetime, so a leeway
@@ -32,6 +33,9 @@ class TokenSet:
 
     ``id_token`` is the OpenID Connect ID token of the sign-in (kept for the
     provider's logout, ``id_token_hint``), when there is one.
+
+    ``dpop_jwk`` is the public JWK of the DPoP key the tokens are bound to (RFC 9449;
+    ``token_type`` is then ``DPoP``): every tab signs its proofs with that key.
 
     ``login`` names the sign-in these tokens belong to (minted by the client at
     login, kept by every refresh) and ``version`` counts the refreshes since
@@ -51,6 +55,7 @@ class TokenSet:
         login: str = "",
         version: int = 0,
         id_token: "str | None" = None,
+        dpop_jwk: "dict | None" = None,
     ) -> None:
         if not isinstance(access_token, str) or not access_token:
             raise ValueError("access_token must be a non-empty string")
@@ -68,6 +73,16 @@ class TokenSet:
         if id_token is not None and not isinstance(id_token, str):
             raise ValueError("id_token must be a string")
         self.id_token = id_token or None
+        if dpop_jwk is not None and not isinstance(dpop_jwk, dict):
+            raise ValueError("dpop_jwk must be a JSON object")
+        self.dpop_jwk = dpop_jwk or None
+        if self.token_type.lower() == "dpop" and self.dpop_jwk is None:
+            raise ValueError("a DPoP token set needs its key (dpop_jwk)")
+
+    @property
+    def bound(self) -> bool:
+        """Tell whether the tokens are bound to a DPoP key (never sent as a bearer)."""
+        return self.dpop_jwk is not None
 
     @property
     def lifetime(self) -> "float | None":
@@ -137,6 +152,7 @@ class TokenSet:
         issued_at: "float | None" = None,
         server_date: "float | None" = None,
         login: str = "",
+        dpop_jwk: "dict | None" = None,
     ) -> "TokenSet":
         """Build from a login/refresh response body received at local time ``now``.
 
@@ -147,12 +163,16 @@ class TokenSet:
         so is its clock skew when none can be measured. A refresh answer
         (``previous`` given) keeps ``previous``'s login and counts one version
         up; a login answer takes the new ``login`` id.
+
+        ``dpop_jwk`` is the DPoP key a sign-in's proof was made with (a refresh keeps
+        ``previous``'s): the answer's ``token_type`` must then be ``DPoP``, and
+        ``DPoP`` without a key is refused too — a downgrade, or a binding this client
+        cannot use.
         """
         if not isinstance(payload, dict) or not payload.get("access_token"):
             raise ValueError("token response has no access_token")
-        token_type = payload.get("token_type") or "Bearer"
-        if not isinstance(token_type, str) or token_type.lower() != "bearer":
-            raise ValueError("token_type " + repr(token_type) + " is not supported (Bearer only)")
+        key = dpop_jwk if previous is None else previous.dpop_jwk
+        token_type = _token_type(payload.get("token_type") or "Bearer", key is not None)
         id_token = payload.get("id_token") or (previous.id_token if previous else None)
         skew = estimate_skew(now, issued_at, server_date)
         if skew is None:
@@ -163,13 +183,14 @@ class TokenSet:
             access_token=payload["access_token"],
             refresh_token=refresh or None,
             expires_at=_expiry(payload.get("expires_in"), access_exp, server_now),
-            token_type="Bearer",
+            token_type=token_type,
             issued_at=server_now if issued_at is None else issued_at,
             skew=skew,
             refresh_expires_at=_refresh_expiry(payload, server_now, previous),
             login=previous.login if previous is not None else login,
             version=previous.version + 1 if previous is not None else 0,
             id_token=id_token,
+            dpop_jwk=key,
         )
 
     def same_login(self, other: "TokenSet | None") -> bool:
@@ -202,6 +223,22 @@ class TokenSet:
         """Describe the token set without revealing the tokens."""
         refreshable = self.refresh_token is not None
         return f"<TokenSet expires_at={self.expires_at!r} refreshable={refreshable}>"
+
+
+def _token_type(token_type: "Any", bound: bool) -> str:
+    """The answer's ``token_type``: ``DPoP`` for a proof-bound request, ``Bearer`` otherwise."""
+    wanted = "DPoP" if bound else "Bearer"
+    if isinstance(token_type, str) and token_type.lower() == wanted.lower():
+        return wanted
+    if bound:
+        raise ValueError(
+            "token_type " + repr(token_type) + " answered a DPoP request: refused (a downgrade:"
+            " the tokens would not be bound to the key)"
+        )
+    raise ValueError(
+        "token_type " + repr(token_type) + " is not supported (Bearer, or DPoP"
+        " with the dpop option)"
+    )
 
 
 def _expiry(expires_in: "Any", access_exp: "float | None", server_now: float) -> "float | None":
