@@ -3,8 +3,8 @@
 :class:`OidcProvider` starts ``tests/oidc_provider/provider.mjs`` (npm ``oidc-provider``,
 pinned in the root ``package.json``) on 127.0.0.1 with the public client ``authfetch-test``
 and a protected API at ``{issuer}/api``; see ``tests/oidc_provider/README.md`` for every
-setting. Its test routes move the provider's clock (``advance``), read its counters
-(``stats``) and empty it (``reset``).
+setting. Its test routes move the provider's clock (``advance``, ``now``), read its counters
+(``stats``), empty it (``reset``) and steer the API's DPoP checks (``api_dpop``).
 
 For Playwright: :func:`sign_in_at_provider` fills the provider's development login page and
 its consent page; :func:`block_internet` keeps the login page's web font from leaving the
@@ -59,8 +59,8 @@ class OidcProvider:
     """One node-oidc-provider process on 127.0.0.1 (see the module's docstring).
 
     Use :meth:`start` (or the ``oidc_provider_factory`` fixture), then ``issuer``, ``api``,
-    :meth:`advance`, :meth:`stats`, :meth:`reset`, and :meth:`stop` (also as a context
-    manager).
+    :meth:`advance`, :meth:`now`, :meth:`stats`, :meth:`reset`, :meth:`api_dpop`, and
+    :meth:`stop` (also as a context manager).
     """
 
     client_id = CLIENT_ID
@@ -72,6 +72,7 @@ class OidcProvider:
         self.port = 0
         self.access_ttl = 0
         self.dpop = False
+        self.dpop_require_nonce = False
         self.redirect_uris: list[str] = []
         self.post_logout_redirect_uris: list[str] = []
         self.cors_origins: list[str] = []
@@ -94,13 +95,20 @@ class OidcProvider:
         cors_origins: Iterable[str] = (),
         access_ttl: int = 60,
         dpop: bool = False,
+        dpop_require_nonce: bool = False,
     ) -> OidcProvider:
         """Start the provider; return once it listens (``issuer`` set).
 
         ``redirect_uris`` and ``post_logout_redirect_uris`` are registered for the client;
         ``cors_origins`` (and the redirect URIs' origins) may call the token, revocation
-        and API endpoints from a page; ``access_ttl`` is the access tokens' life in seconds;
-        ``dpop`` turns on the provider's DPoP feature. Raises :class:`OidcProviderError`.
+        and API endpoints from a page; ``access_ttl`` is the access tokens' life in seconds.
+
+        ``dpop`` turns on DPoP (RFC 9449): a proof at the token endpoint gets a key-bound
+        access token (``token_type`` ``DPoP``) and refresh token, and the API then requires
+        ``Authorization: DPoP`` with a proof; nonces are used when a proof carries one.
+        ``dpop_require_nonce`` (implies ``dpop``) makes the token endpoint and the API
+        require a nonce in every proof, each issuing its own. Raises
+        :class:`OidcProviderError`.
         """
         if self.process is not None:
             raise OidcProviderError("this OidcProvider is already started")
@@ -108,7 +116,8 @@ class OidcProvider:
         self.post_logout_redirect_uris = list(post_logout_redirect_uris)
         self.cors_origins = list(cors_origins)
         self.access_ttl = int(access_ttl)
-        self.dpop = dpop
+        self.dpop = bool(dpop or dpop_require_nonce)
+        self.dpop_require_nonce = bool(dpop_require_nonce)
         node = shutil.which("node")
         if node is None:
             raise OidcProviderError("node not found on PATH (install Node 20+)")
@@ -123,8 +132,10 @@ class OidcProvider:
             command += ["--post-logout-redirect-uri", uri]
         for origin in self.cors_origins:
             command += ["--cors-origin", origin]
-        if dpop:
+        if self.dpop:
             command.append("--dpop")
+        if self.dpop_require_nonce:
+            command.append("--dpop-require-nonce")
         # Closed by stop(): it outlives this call.
         self._log = tempfile.TemporaryFile("w+", prefix="oidc-provider-", suffix=".log")  # noqa: SIM115
         self.process = subprocess.Popen(
@@ -207,15 +218,43 @@ class OidcProvider:
         """Move the provider's clock forward; ``{"offset", "now"}`` (seconds) afterwards."""
         return self._control("POST", "/__test__/clock", {"advance": seconds})
 
+    def now(self) -> float:
+        """The provider's clock, in seconds since the epoch (real time + the offset): what
+        a DPoP proof's ``iat`` is checked against."""
+        return float(self.advance(0)["now"])
+
     def stats(self) -> dict[str, int]:
         """The counters: ``code_exchanged``, ``refresh_ok``, ``invalid_grant``,
         ``reuse_detected``, ``grant_revoked``, ``revoked``, ``revocation_calls``,
-        ``api_ok``, ``api_401``."""
+        ``api_ok``, ``api_401``; DPoP: ``dpop_bound_tokens``,
+        ``token_dpop_nonce_challenges``, ``token_dpop_refused``, ``refresh_key_mismatch``,
+        ``api_dpop_ok``, ``api_dpop_refused``, ``api_dpop_nonce_challenges``,
+        ``api_dpop_as_bearer`` (see ``tests/oidc_provider/README.md``)."""
         return {key: int(value) for key, value in self._control("GET", "/__test__/stats").items()}
 
     def reset(self) -> None:
-        """Zero the counters and forget every session, grant and token (not the clock)."""
+        """Zero the counters and forget every session, grant and token (not the clock);
+        the API gets a new DPoP nonce, forgets the proofs it saw and its :meth:`api_dpop`
+        settings."""
         self._control("POST", "/__test__/reset", {})
+
+    def api_dpop(
+        self, refuse_proofs: bool | None = None, rotate_nonce: bool | None = None
+    ) -> dict[str, Any]:
+        """Steer the API's DPoP checks until the next :meth:`reset`; the settings after.
+
+        ``refuse_proofs``: every proof is refused (401 ``invalid_dpop_proof``).
+        ``rotate_nonce``: every answer to a DPoP request carries a new ``DPoP-Nonce`` (the
+        one before stays good). ``None`` leaves a setting as it is. The answer also has
+        ``require_nonce``, ``api_nonce`` (the API's current nonce), ``iat_window`` and
+        ``nonce_period`` (seconds).
+        """
+        body = {
+            name: value
+            for name, value in (("refuse_proofs", refuse_proofs), ("rotate_nonce", rotate_nonce))
+            if value is not None
+        }
+        return self._control("POST", "/__test__/dpop", body)
 
     def discovery(self) -> dict[str, Any]:
         """The provider's OpenID Connect discovery document."""
@@ -326,7 +365,8 @@ ProviderFactory = Callable[..., OidcProvider]
 @pytest.fixture(scope="session")
 def oidc_provider_factory() -> Iterator[ProviderFactory]:
     """Start providers: ``oidc_provider_factory(redirect_uris, post_logout_redirect_uris=(),
-    cors_origins=(), access_ttl=60, dpop=False)``.
+    cors_origins=(), access_ttl=60, dpop=False, dpop_require_nonce=False)`` (the arguments
+    of :meth:`OidcProvider.start`).
 
     One process per distinct set of arguments for the whole session: a second call with
     the same arguments returns the running provider after :meth:`OidcProvider.reset`
@@ -341,13 +381,15 @@ def oidc_provider_factory() -> Iterator[ProviderFactory]:
         cors_origins: Iterable[str] = (),
         access_ttl: int = 60,
         dpop: bool = False,
+        dpop_require_nonce: bool = False,
     ) -> OidcProvider:
         key = (
             tuple(redirect_uris),
             tuple(post_logout_redirect_uris),
             tuple(cors_origins),
             int(access_ttl),
-            bool(dpop),
+            bool(dpop or dpop_require_nonce),
+            bool(dpop_require_nonce),
         )
         provider = running.get(key)
         if provider is not None and provider.process is not None:

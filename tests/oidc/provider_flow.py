@@ -44,6 +44,13 @@ class Answer:
         """The body as JSON."""
         return json.loads(self.body)
 
+    def header(self, name: str) -> str | None:
+        """A header's value, its name in any case (the provider sends ``dpop-nonce``)."""
+        for key, value in self.headers.items():
+            if key.lower() == name.lower():
+                return value
+        return None
+
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: object, **kwargs: object) -> None:

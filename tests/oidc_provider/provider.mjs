@@ -4,7 +4,7 @@
 //
 //   node tests/oidc_provider/provider.mjs --port 0 --redirect-uri URI ...
 //        [--post-logout-redirect-uri URI ...] [--cors-origin ORIGIN ...]
-//        [--access-ttl 60] [--dpop]
+//        [--access-ttl 60] [--dpop] [--dpop-require-nonce]
 //
 // Prints one JSON line on stdout once listening: {"issuer": "http://127.0.0.1:PORT", "port": PORT}.
 // Everything else (the provider's notices and warnings) goes to stderr.
@@ -37,11 +37,14 @@ console.info = (...args) => console.error(...args);
 console.log = (...args) => console.error(...args);
 
 const { default: Provider, errors } = await import('oidc-provider');
+// jose comes with oidc-provider (its dependency); the API verifies DPoP proofs with it.
+const jose = await import('jose');
 
 // -- the command line ---------------------------------------------------------------------
 
 const USAGE = `usage: node tests/oidc_provider/provider.mjs --port 0 --redirect-uri URI ...
-       [--post-logout-redirect-uri URI ...] [--cors-origin ORIGIN ...] [--access-ttl 60] [--dpop]`;
+       [--post-logout-redirect-uri URI ...] [--cors-origin ORIGIN ...] [--access-ttl 60]
+       [--dpop] [--dpop-require-nonce]`;
 
 function parseCommandLine(argv) {
   let parsed;
@@ -55,6 +58,7 @@ function parseCommandLine(argv) {
         'cors-origin': { type: 'string', multiple: true, default: [] },
         'access-ttl': { type: 'string', default: '60' },
         dpop: { type: 'boolean', default: false },
+        'dpop-require-nonce': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -85,7 +89,9 @@ function parseCommandLine(argv) {
     redirectUris: parsed['redirect-uri'],
     postLogoutRedirectUris: parsed['post-logout-redirect-uri'],
     corsOrigins,
-    dpop: parsed.dpop,
+    // --dpop-require-nonce implies --dpop.
+    dpop: parsed.dpop || parsed['dpop-require-nonce'],
+    dpopRequireNonce: parsed['dpop-require-nonce'],
   };
 }
 
@@ -111,6 +117,15 @@ function zeroStats() {
     revocation_calls: 0, // revocation endpoint answers 200 (also for unknown tokens)
     api_ok: 0,
     api_401: 0,
+    // DPoP (RFC 9449)
+    dpop_bound_tokens: 0, // access tokens issued bound to a key (token_type DPoP), any grant type
+    token_dpop_nonce_challenges: 0, // token endpoint answers use_dpop_nonce
+    token_dpop_refused: 0, // token endpoint answers invalid_dpop_proof
+    refresh_key_mismatch: 0, // invalid_grant "failed jkt verification": a bound refresh token, another key or no proof
+    api_dpop_ok: 0, // API answers to a bound token whose proof was accepted (also counted in api_ok)
+    api_dpop_refused: 0, // API 401 invalid_dpop_proof
+    api_dpop_nonce_challenges: 0, // API 401 use_dpop_nonce
+    api_dpop_as_bearer: 0, // API 401 invalid_token: a bound token sent with the Bearer scheme
   };
 }
 let stats = zeroStats();
@@ -256,7 +271,12 @@ const configuration = {
       },
     },
     dPoP: options.dpop
-      ? { enabled: true, nonceSecret: crypto.randomBytes(32) }
+      ? {
+        enabled: true,
+        nonceSecret: crypto.randomBytes(32),
+        // Called for every proof the provider checks (token endpoint, userinfo, PAR).
+        requireNonce: () => options.dpopRequireNonce,
+      }
       : { enabled: false },
   },
 };
@@ -267,11 +287,18 @@ provider.on('grant.success', (ctx) => {
   const grantType = ctx.oidc.params?.grant_type;
   if (grantType === 'authorization_code') stats.code_exchanged += 1;
   if (grantType === 'refresh_token') stats.refresh_ok += 1;
+  if (ctx.oidc.entities.AccessToken?.jkt) stats.dpop_bound_tokens += 1;
 });
 provider.on('grant.error', (ctx, error) => {
+  if (error?.error === 'use_dpop_nonce') stats.token_dpop_nonce_challenges += 1;
+  if (error?.error === 'invalid_dpop_proof') {
+    stats.token_dpop_refused += 1;
+    console.error(`invalid_dpop_proof: ${error.error_description}`);
+  }
   if (error?.error !== 'invalid_grant') return;
   stats.invalid_grant += 1;
   if (error.error_detail === 'refresh token already used') stats.reuse_detected += 1;
+  if (error.error_detail === 'failed jkt verification') stats.refresh_key_mismatch += 1;
   console.error(`invalid_grant: ${error.error_detail}`);
 });
 provider.on('grant.revoked', () => {
@@ -305,6 +332,127 @@ const ITEMS = [
   { id: 2, title: 'second item' },
 ];
 
+// -- DPoP at the API (RFC 9449 §7): the resource server's own checks -------------------------
+// Everything runs on the test clock (Date is replaced above). The nonce is the API's own,
+// random, unrelated to the token endpoint's (which the provider derives from nonceSecret).
+
+const DPOP_ALGS = ['ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512', 'Ed25519', 'EdDSA'];
+const API_IAT_WINDOW_S = 60; // |now - iat| <= 60 s, now on the test clock; checked with or without a nonce
+const API_NONCE_PERIOD_S = 120; // the API's nonce is replaced after 120 s (test clock); the previous one stays good
+
+function newNonce() {
+  return crypto.randomBytes(24).toString('base64url');
+}
+
+function initialApiDpop() {
+  return {
+    current: newNonce(),
+    previous: undefined,
+    since: Date.now(),
+    seenJti: new Map(), // `${jkt} ${jti}` -> iat (s): a proof is fresh only while now <= iat + window
+    refuseProofs: false, // test control: refuse every proof (invalid_dpop_proof)
+    rotateNonce: false, // test control: a new nonce on every answer to a DPoP request
+  };
+}
+let apiDpop = initialApiDpop();
+
+function rotateApiNonce() {
+  apiDpop.previous = apiDpop.current;
+  apiDpop.current = newNonce();
+  apiDpop.since = Date.now();
+}
+
+/** The API's nonces now: current and previous, replaced as the test clock passes the period. */
+function apiNonces() {
+  const elapsed = Date.now() - apiDpop.since;
+  if (elapsed >= 2 * API_NONCE_PERIOD_S * 1000) {
+    rotateApiNonce();
+    apiDpop.previous = undefined; // both are older than the period
+  } else if (elapsed >= API_NONCE_PERIOD_S * 1000) {
+    rotateApiNonce();
+  }
+  return [apiDpop.current, apiDpop.previous].filter(Boolean);
+}
+
+function forgetOldJti() {
+  const now = Date.now() / 1000;
+  for (const [key, iat] of apiDpop.seenJti) {
+    if (now > iat + API_IAT_WINDOW_S) apiDpop.seenJti.delete(key);
+  }
+}
+
+function sha256(text) {
+  return crypto.createHash('sha256').update(text).digest('base64url');
+}
+
+/** `"` and `\` cannot appear in a quoted auth-param as written here. */
+function quotable(text) {
+  return String(text).replace(/["\\]/g, "'");
+}
+
+/**
+ * Check the request's DPoP proof for the bound access token `accessToken` (thumbprint `jkt`).
+ * Returns undefined when accepted, else {error: 'invalid_dpop_proof' | 'use_dpop_nonce', description}.
+ * `proofNonce` is set on `result` so the caller can decide on a DPoP-Nonce header.
+ */
+async function checkApiProof(ctx, accessToken, jkt, result) {
+  const refuse = (description) => ({ error: 'invalid_dpop_proof', description });
+  if (apiDpop.refuseProofs) return refuse('every DPoP proof is refused (test control)');
+  const proofs = ctx.req.headersDistinct.dpop;
+  if (!proofs) return refuse('no DPoP proof (DPoP header)');
+  if (proofs.length !== 1) return refuse('more than one DPoP header');
+  let payload;
+  let protectedHeader;
+  try {
+    // Signature with the embedded public JWK (a private one is refused), typ dpop+jwt,
+    // an asymmetric alg of the list (none and HS* are refused).
+    ({ payload, protectedHeader } = await jose.jwtVerify(proofs[0], jose.EmbeddedJWK, {
+      algorithms: DPOP_ALGS,
+      typ: 'dpop+jwt',
+    }));
+  } catch (error) {
+    return refuse(`DPoP proof not verified: ${quotable(error.message)}`);
+  }
+  if (typeof payload.nonce === 'string') result.proofNonce = payload.nonce;
+  if (typeof payload.jti !== 'string' || !payload.jti) return refuse('DPoP proof has no jti');
+  if (payload.htm !== ctx.method) return refuse('DPoP proof htm mismatch');
+  // The API's own URL for this request (the issuer's origin, as a resource server knows its
+  // URL), without query or fragment; the proof's htu likewise, both normalised by URL.
+  const expected = new URL(`${issuer}${ctx.path}`).href;
+  const actual = typeof payload.htu === 'string' ? URL.parse(payload.htu) : null;
+  if (actual) {
+    actual.search = '';
+    actual.hash = '';
+  }
+  if (!actual || actual.href !== expected) return refuse('DPoP proof htu mismatch');
+  if (typeof payload.iat !== 'number' || !Number.isFinite(payload.iat)) return refuse('DPoP proof has no iat');
+  if (Math.abs(Date.now() / 1000 - payload.iat) > API_IAT_WINDOW_S) {
+    return refuse(`DPoP proof iat is more than ${API_IAT_WINDOW_S} s from the server clock`);
+  }
+  if (payload.ath !== sha256(accessToken)) return refuse('DPoP proof ath mismatch');
+  if ((await jose.calculateJwkThumbprint(protectedHeader.jwk)) !== jkt) {
+    return refuse('DPoP proof key is not the key the access token is bound to');
+  }
+  if (payload.nonce !== undefined || options.dpopRequireNonce) {
+    if (payload.nonce === undefined) return { error: 'use_dpop_nonce', description: 'this API requires a nonce in DPoP proofs' };
+    if (!apiNonces().includes(payload.nonce)) return { error: 'use_dpop_nonce', description: 'unknown or stale DPoP nonce' };
+  }
+  forgetOldJti();
+  const seen = `${jkt} ${payload.jti}`;
+  if (apiDpop.seenJti.has(seen)) return refuse('DPoP proof jti replayed');
+  apiDpop.seenJti.set(seen, payload.iat);
+  return undefined;
+}
+
+function dpopChallenge(error, description) {
+  const parts = [`error="${error}"`];
+  if (description) parts.push(`error_description="${quotable(description)}"`);
+  parts.push(`algs="${DPOP_ALGS.join(' ')}"`);
+  return `DPoP ${parts.join(', ')}`;
+}
+
+// -- the protected API -------------------------------------------------------------------------
+
 async function apiRoute(ctx) {
   const origin = ctx.get('Origin');
   if (origin && allowedOrigins.has(origin)) {
@@ -321,24 +469,49 @@ async function apiRoute(ctx) {
     ctx.status = 204;
     return;
   }
-  const refuse = (description) => {
+  const refuse = (scheme, error, description) => {
     stats.api_401 += 1;
-    ctx.set('WWW-Authenticate', `Bearer error="invalid_token", error_description="${description}"`);
-    sendJson(ctx, 401, { error: 'invalid_token', error_description: description });
+    ctx.set(
+      'WWW-Authenticate',
+      scheme === 'DPoP' ? dpopChallenge(error, description) : `Bearer error="${error}", error_description="${description}"`,
+    );
+    sendJson(ctx, 401, { error, error_description: description });
   };
-  const match = /^Bearer ([^\s]+)$/i.exec(ctx.get('Authorization'));
+  const match = /^(Bearer|DPoP) ([^\s]+)$/i.exec(ctx.get('Authorization'));
   if (!match) {
     stats.api_401 += 1;
-    ctx.set('WWW-Authenticate', 'Bearer');
+    ctx.set('WWW-Authenticate', options.dpop ? `Bearer, DPoP algs="${DPOP_ALGS.join(' ')}"` : 'Bearer');
     sendJson(ctx, 401, { error: 'invalid_token', error_description: 'no bearer token' });
     return;
   }
+  const scheme = match[1].toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer';
   // The provider's own lookup: unknown, expired (test clock, no tolerance) or revoked -> undefined.
-  const token = await provider.AccessToken.find(match[1]);
-  if (!token) return refuse('unknown, expired or revoked access token');
+  const token = await provider.AccessToken.find(match[2]);
+  if (!token) return refuse(scheme, 'invalid_token', 'unknown, expired or revoked access token');
   const audiences = [token.aud].flat();
-  if (!audiences.includes(API)) return refuse('access token is not for this API');
-  if (token.jkt) return refuse('DPoP-bound access token: this API does not check DPoP proofs yet');
+  if (!audiences.includes(API)) return refuse(scheme, 'invalid_token', 'access token is not for this API');
+  if (token.jkt) {
+    if (scheme !== 'DPoP') {
+      stats.api_dpop_as_bearer += 1;
+      return refuse('DPoP', 'invalid_token', 'DPoP-bound access token: send it as Authorization: DPoP with a DPoP proof');
+    }
+    const seen = {};
+    const failure = await checkApiProof(ctx, match[2], token.jkt, seen);
+    if (apiDpop.rotateNonce) rotateApiNonce();
+    const nonceInPlay = options.dpopRequireNonce || apiDpop.rotateNonce || seen.proofNonce !== undefined;
+    if (failure?.error === 'use_dpop_nonce' || (nonceInPlay && seen.proofNonce !== apiNonces()[0])) {
+      ctx.set('DPoP-Nonce', apiNonces()[0]);
+    }
+    if (failure) {
+      if (failure.error === 'use_dpop_nonce') stats.api_dpop_nonce_challenges += 1;
+      else stats.api_dpop_refused += 1;
+      console.error(`API ${failure.error}: ${failure.description}`);
+      return refuse('DPoP', failure.error, failure.description);
+    }
+    stats.api_dpop_ok += 1;
+  } else if (scheme === 'DPoP') {
+    return refuse('DPoP', 'invalid_token', 'not a DPoP-bound access token: send it as Authorization: Bearer');
+  }
   stats.api_ok += 1;
   const path = ctx.path.slice('/api'.length);
   if (ctx.method === 'GET' && path === '/me') {
@@ -357,6 +530,7 @@ async function testRoute(ctx) {
   } else if (route === 'POST /__test__/reset') {
     stats = zeroStats();
     resetStore();
+    apiDpop = initialApiDpop();
     sendJson(ctx, 200, { ok: true });
   } else if (route === 'POST /__test__/clock') {
     let body;
@@ -373,6 +547,32 @@ async function testRoute(ctx) {
     }
     offsetMs += seconds * 1000;
     sendJson(ctx, 200, { offset: offsetMs / 1000, now: Date.now() / 1000 });
+  } else if (route === 'GET /__test__/dpop' || route === 'POST /__test__/dpop') {
+    if (ctx.method === 'POST') {
+      let body;
+      try {
+        body = await readJson(ctx);
+      } catch {
+        sendJson(ctx, 400, { error: 'body is not JSON' });
+        return;
+      }
+      const known = new Set(['refuse_proofs', 'rotate_nonce']);
+      const bad = Object.entries(body).find(([name, value]) => !known.has(name) || typeof value !== 'boolean');
+      if (bad) {
+        sendJson(ctx, 400, { error: `unknown setting or not a boolean: ${bad[0]}` });
+        return;
+      }
+      if ('refuse_proofs' in body) apiDpop.refuseProofs = body.refuse_proofs;
+      if ('rotate_nonce' in body) apiDpop.rotateNonce = body.rotate_nonce;
+    }
+    sendJson(ctx, 200, {
+      refuse_proofs: apiDpop.refuseProofs,
+      rotate_nonce: apiDpop.rotateNonce,
+      require_nonce: options.dpopRequireNonce,
+      api_nonce: apiNonces()[0],
+      iat_window: API_IAT_WINDOW_S,
+      nonce_period: API_NONCE_PERIOD_S,
+    });
   } else {
     sendJson(ctx, 404, { error: 'not_found' });
   }
@@ -383,6 +583,16 @@ provider.use(async (ctx, next) => {
   if (ctx.path.startsWith('/__test__/')) return testRoute(ctx);
   await next();
   if (ctx.oidc?.route === 'revocation' && ctx.status === 200) stats.revocation_calls += 1;
+  // The provider exposes DPoP-Nonce on the token endpoint but not on revocation (it never
+  // sends one there): expose it there too, so a client can read every answer the same way.
+  if (options.dpop && ctx.oidc?.route === 'revocation' && ctx.response.get('Access-Control-Allow-Origin')) {
+    const exposed = ctx.response.get('Access-Control-Expose-Headers');
+    const names = exposed ? exposed.split(',').map((name) => name.trim()) : [];
+    for (const name of ['WWW-Authenticate', 'DPoP-Nonce']) {
+      if (!names.some((have) => have.toLowerCase() === name.toLowerCase())) names.push(name);
+    }
+    ctx.set('Access-Control-Expose-Headers', names.join(', '));
+  }
 });
 
 server.on('request', provider.callback());
