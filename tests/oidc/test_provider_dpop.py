@@ -530,6 +530,33 @@ def test_a_used_refresh_token_replayed_by_another_key_does_not_revoke_the_grant(
     assert client.refresh(second["refresh_token"]).status == 200
 
 
+def test_an_expired_bound_token_gets_a_dpop_invalid_token_and_a_refresh_fixes_it(
+    op: OidcProvider,
+) -> None:
+    """Past its life (test clock) a bound token is answered DPoP error="invalid_token";
+    a refresh with the key gives one that works."""
+    client = Client(op)
+    tokens = client.sign_in()
+    op.advance(ACCESS_TTL + 1)
+    expired = client.get("/me", tokens["access_token"])
+    assert dpop_error(expired) == "invalid_token"
+    fresh = client.refresh(tokens["refresh_token"]).json()
+    assert client.get("/me", fresh["access_token"]).status == 200
+
+
+def test_revoking_a_bound_refresh_token_needs_no_proof(op: OidcProvider) -> None:
+    """RFC 7009 revocation of a bound refresh token (no proof): 200, the grant is gone."""
+    client = Client(op)
+    tokens = client.sign_in()
+    form = {"token": tokens["refresh_token"], "token_type_hint": "refresh_token"}
+    form["client_id"] = CLIENT_ID
+    revoked = Browserish().request(op.issuer + "/token/revocation", form, {"Origin": CLIENT_ORIGIN})
+    assert revoked.status == 200
+    assert client.refresh(tokens["refresh_token"]).json()["error"] == "invalid_grant"
+    assert dpop_error(client.get("/me", tokens["access_token"])) == "invalid_token"
+    assert op.stats()["revoked"] == 1 and op.stats()["grant_revoked"] == 1
+
+
 def test_the_token_endpoint_checks_iat_on_the_test_clock(op: OidcProvider) -> None:
     """The provider's own check: an iat 10 minutes behind its clock is answered with
     use_dpop_nonce (no nonce sent); an iat on its clock is taken."""
