@@ -59,6 +59,10 @@ def _params(value: "Any") -> bool:
     return all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
 
 
+def _flag(value: "Any") -> bool:
+    return isinstance(value, bool)
+
+
 _TEXT = (_text_or_none, "a non-empty string or null")
 #: option name -> (check, what it must be). Options not named here are not checked.
 RULES = {
@@ -86,6 +90,7 @@ RULES = {
     "token_endpoint": _TEXT,
     "revocation_endpoint": _TEXT,
     "end_session_endpoint": _TEXT,
+    "dpop": (_flag, "true or false"),
 }
 
 

@@ -39,7 +39,8 @@ def run_flow(
     """Drive ``flow``; call JS ``resolve(result)`` or ``reject(error)`` when it ends.
 
     The one dispatch of this driver: ``Send`` goes to the transport's promise,
-    ``Refresh`` to the session's single flight; a request flow yields nothing else.
+    ``Refresh`` to the session's single flight; anything else (DPoP's signing, a
+    body read) to the session's own async dispatch.
     """
 
     def step(value: "Any" = None, error: "BaseException | None" = None) -> None:
@@ -56,7 +57,7 @@ def run_flow(
         elif isinstance(command, Refresh):
             spawn(_refresh(session.refresh, command.stale, step))
         else:
-            step(None, TypeError("unexpected flow command " + repr(command)))
+            spawn(_execute(session, command, step))
 
     step()
 
@@ -76,6 +77,16 @@ def _send(session: "AuthSession", transport: "FetchTransport", command: Send, st
             step(None, error)
 
     transport.start(request, settled, command.timeout)
+
+
+async def _execute(session: "AuthSession", command: object, step: "Any") -> None:
+    """Step the flow with what the session's driver makes of ``command``."""
+    try:
+        value = await session.execute(command)
+    except Exception as exc:
+        step(None, exc)
+        return
+    step(value, None)
 
 
 async def _refresh(refresh: "Callable[[str], Awaitable[Any]]", stale: str, step: "Any") -> None:

@@ -13,6 +13,7 @@ from authfetch.core import (
     AuthConfig,
     AuthSession,
     ConfigurationError,
+    DPoP,
     Event,
     LoginError,
     OAuthClient,
@@ -28,6 +29,7 @@ from authfetch.core import (
 from authfetch.core.oauth import page_without_query, same_origin
 from authfetch.core.options import check_values, under_base
 from authfetch.web.chain import run_flow
+from authfetch.web.dpop import BrowserKeys
 from authfetch.web.ffi import SETTLER, H, Timer, now, proxy, reject_with, release, spawn
 from authfetch.web.lease import page_lock
 from authfetch.web.storage import make_store
@@ -72,6 +74,7 @@ OPTIONS = {
     "token_endpoint": None,  # instead of discovery
     "revocation_endpoint": None,  # instead of discovery
     "end_session_endpoint": None,  # instead of discovery
+    "dpop": False,  # bind the tokens to a key no script can read (RFC 9449; secure pages only)
 }
 #: The options that name a standard provider (any of them set: OAuth 2.0 / OpenID Connect).
 PROVIDER_OPTIONS = ("issuer", "authorization_endpoint", "token_endpoint")
@@ -207,6 +210,7 @@ class AuthFetch:
             refresh_timeout=settings["refresh_timeout"] or None,
             on_event=self._core_event,
             oauth=self.oauth,
+            dpop=DPoP(random_bytes) if settings["dpop"] else None,
         )
         self.transport = FetchTransport()
         self.session = AuthSession(
@@ -215,6 +219,7 @@ class AuthFetch:
             store=self.store,
             lock=self._cross_tab_lock(settings["storage_key"], float(settings["lock_timeout"])),
             clock=self.clock,
+            keys=BrowserKeys(settings["storage_key"]) if settings["dpop"] else None,
         )
         self.settler = SETTLER
         self._timer = Timer(self._check_soon)

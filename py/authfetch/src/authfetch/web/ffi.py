@@ -13,6 +13,7 @@ import sys
 from authfetch.core import (
     AuthFetchError,
     ConfigurationError,
+    DPoPError,
     LoginError,
     NotReplayableError,
     RefreshUnavailableError,
@@ -73,6 +74,7 @@ PUBLIC_ERRORS = (
     NotReplayableError,
     LoginError,
     ConfigurationError,
+    DPoPError,
 )
 
 #: Tasks started from callbacks, referenced until done.

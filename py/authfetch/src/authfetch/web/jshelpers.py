@@ -207,6 +207,93 @@ helpers.idbRelease = (db, store, key, owner) => new Promise((resolve, reject) =>
     reject(transaction.error || new DOMException("aborted", "AbortError"));
 });
 
+// DPoP keys (RFC 9449): ECDSA P-256 pairs made non-extractable (the private half never leaves
+// the browser), kept in IndexedDB (a CryptoKey is structured-cloneable) for every tab of the
+// origin: one record {pair, made} per key under "<storage key> <thumbprint>". Each helper
+// resolves JSON text {ok, value} or {ok: false, error} and never rejects, so the error's words
+// reach Python the same way on both interpreters. The thumbprint is the core's (Python's).
+const DPOP_DB = "authfetch-dpop";
+const DPOP_STORE = "keys";
+const YOUNG_KEY_MS = 600000;  // a key this young may serve a sign-in of another tab: spared
+const dpop = {keys: new Map(), made: new Map(), next: 0, db: null};
+const dpopAnswer = (work) => work().then((value) => JSON.stringify({ok: true, value}),
+  (error) => JSON.stringify({ok: false, error: helpers.errorText(error)}));
+const dpopDb = () => {
+  if (!globalThis.indexedDB) {
+    return Promise.reject(new Error("IndexedDB is not available here, so the DPoP key cannot" +
+      " be kept: turn dpop off for this page, or use a browser profile with IndexedDB"));
+  }
+  if (!dpop.db) dpop.db = helpers.idbOpen(DPOP_DB, DPOP_STORE).catch((error) => {
+    dpop.db = null;
+    throw error;
+  });
+  return dpop.db;
+};
+helpers.dpopCreate = () => dpopAnswer(async () => {
+  if (!globalThis.crypto || !crypto.subtle) {
+    throw new Error("WebCrypto (crypto.subtle) is missing: DPoP needs a secure context" +
+      " (https, or http://localhost / 127.0.0.1)");
+  }
+  await dpopDb();  // fail before making a key nobody could keep
+  const pair = await crypto.subtle.generateKey(
+    {name: "ECDSA", namedCurve: "P-256"}, false, ["sign", "verify"]);
+  const jwk = await crypto.subtle.exportKey("jwk", pair.publicKey);
+  dpop.next += 1;
+  dpop.made.set(dpop.next, pair);
+  return {handle: dpop.next, jwk: {kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y}};
+});
+helpers.dpopKeep = (prefix, jkt, handle) => dpopAnswer(async () => {
+  const pair = dpop.made.get(handle);
+  dpop.made.delete(handle);
+  if (!pair) throw new Error("no DPoP key was made under handle " + handle);
+  await helpers.idbPut(await dpopDb(), DPOP_STORE, prefix + " " + jkt, {pair, made: Date.now()});
+  dpop.keys.set(prefix + " " + jkt, pair.privateKey);
+  return null;
+});
+helpers.dpopSign = (prefix, jkt, dataBase64) => dpopAnswer(async () => {
+  const id = prefix + " " + jkt;
+  let key = dpop.keys.get(id);
+  if (!key) {
+    const db = await dpopDb();
+    const record = await request(db.transaction(DPOP_STORE, "readonly").objectStore(DPOP_STORE)
+      .get(id));
+    if (!record || !record.pair) {
+      throw new Error("the DPoP key of this session is gone (a logout in another tab, or the" +
+        " site's data was cleared): sign in again");
+    }
+    key = record.pair.privateKey;
+    dpop.keys.set(id, key);
+  }
+  const signature = await crypto.subtle.sign(
+    {name: "ECDSA", hash: "SHA-256"}, key, helpers.bytesFromBase64(dataBase64));
+  return helpers.base64FromBuffer(signature);
+});
+helpers.dpopPrune = (prefix, keepJson, young) => dpopAnswer(async () => {
+  const keep = new Set(JSON.parse(keepJson).map((jkt) => prefix + " " + jkt));
+  const db = await dpopDb();
+  const since = young ? Date.now() - YOUNG_KEY_MS : Infinity;
+  await new Promise((resolve, reject) => {
+    const transaction = db.transaction(DPOP_STORE, "readwrite");
+    const walk = transaction.objectStore(DPOP_STORE).openCursor();
+    walk.onsuccess = () => {
+      const cursor = walk.result;
+      if (!cursor) return;
+      const id = String(cursor.key);
+      const spared = keep.has(id) || (cursor.value && cursor.value.made > since);
+      if (id.startsWith(prefix + " ") && !spared) {
+        cursor.delete();
+        dpop.keys.delete(id);
+      }
+      cursor.continue();
+    };
+    transaction.oncomplete = () => resolve(null);
+    transaction.onerror = () => reject(transaction.error);
+    transaction.onabort = () =>
+      reject(transaction.error || new DOMException("aborted", "AbortError"));
+  });
+  return null;
+});
+
 // addEventListener with the event reduced to what Python needs; returns the remover.
 helpers.listen = (target, type, callback) => {
   const handler = type === "storage"
