@@ -295,8 +295,7 @@ BAD_PROOFS: dict[str, tuple[Callable[[Client, str], str], str]] = {
 
 @pytest.mark.parametrize("case", list(BAD_PROOFS))
 def test_a_bad_proof_is_refused(op: OidcProvider, case: str) -> None:
-    """Wrong ath, htu, htm, typ, alg or signature, no jti or iat, or no proof: 401
-    invalid_dpop_proof for that reason, counted."""
+    """Bad ath/htu/htm/typ/alg/signature, no jti/iat, no proof: 401 invalid_dpop_proof."""
     client = Client(op)
     access = client.sign_in()["access_token"]
     make, reason = BAD_PROOFS[case]
@@ -319,8 +318,7 @@ def test_a_query_in_the_request_is_not_part_of_htu(op: OidcProvider) -> None:
 
 
 def test_the_api_iat_window_is_on_the_test_clock(op: OidcProvider) -> None:
-    """iat within 60 s of the provider's clock is accepted, beyond is refused, whatever real
-    time says."""
+    """The API takes iat within 60 s of the provider's clock, not of real time."""
     client = Client(op)
     access = client.sign_in()["access_token"]
     op.advance(10 * IAT_WINDOW_S)
@@ -343,8 +341,7 @@ def test_the_api_iat_window_is_on_the_test_clock(op: OidcProvider) -> None:
 
 
 def test_with_nonces_required_every_endpoint_challenges_first(nop: OidcProvider) -> None:
-    """Nonce required: the token endpoint and the API each answer use_dpop_nonce with a
-    nonce of their own; the retry with it succeeds."""
+    """Nonce required: token endpoint and API each challenge with their own nonce."""
     client = Client(nop)
     signed_in = sign_in(nop)
     first = token_request(
@@ -392,8 +389,7 @@ def test_a_refresh_without_the_nonce_is_challenged_and_the_grant_lives(nop: Oidc
 def test_the_api_takes_its_current_and_previous_nonce_on_the_test_clock(
     nop: OidcProvider,
 ) -> None:
-    """The API's nonce is replaced every 120 s of the provider's clock; the one before still
-    works (the answer carries the new one); an older one is challenged."""
+    """API nonce: new every 120 s (test clock), the previous one good, older challenged."""
     client = Client(nop)
     access = client.sign_in()["access_token"]
     url = nop.api + "/me"
@@ -427,8 +423,7 @@ def test_with_nonces_offered_a_stale_nonce_at_the_api_is_challenged(op: OidcProv
 
 
 def test_the_rotate_nonce_control_gives_a_new_nonce_on_every_answer(nop: OidcProvider) -> None:
-    """api_dpop(rotate_nonce=True): every answer a new nonce; the latest works, one two
-    answers old is challenged; reset() turns it off."""
+    """rotate_nonce: a new nonce per answer, latest works, older challenged; reset ends it."""
     client = Client(nop)
     access = client.sign_in()["access_token"]
     url = nop.api + "/me"
@@ -471,8 +466,7 @@ def test_the_refuse_proofs_control_refuses_good_proofs(op: OidcProvider) -> None
 def test_a_refresh_with_the_right_key_rotates_every_time(
     which: str, dpop_provider: OidcProvider, nonce_provider: OidcProvider
 ) -> None:
-    """Bound public client: every refresh with the key answers a new refresh token and a
-    new bound access token; the used one is reuse-detected."""
+    """A bound refresh with the key rotates every time; a used one is reuse-detected."""
     provider = dpop_provider if which == "dpop" else nonce_provider
     provider.reset()
     client = Client(provider)
@@ -498,8 +492,7 @@ def test_a_refresh_with_the_right_key_rotates_every_time(
 def test_a_refresh_with_another_key_or_no_proof_is_refused_and_keeps_the_grant(
     op: OidcProvider,
 ) -> None:
-    """Another key, or no proof: invalid_grant (failed jkt verification); the grant, the
-    refresh token and the access token all live on."""
+    """Another key or no proof: invalid_grant; grant, refresh and access tokens live on."""
     client = Client(op)
     tokens = client.sign_in()
     thief = Client(op)
@@ -517,8 +510,7 @@ def test_a_refresh_with_another_key_or_no_proof_is_refused_and_keeps_the_grant(
 def test_a_used_refresh_token_replayed_by_another_key_does_not_revoke_the_grant(
     op: OidcProvider,
 ) -> None:
-    """The key check comes before reuse detection: a thief replaying a rotated refresh
-    token with its own key is refused and the owner's sign-in survives."""
+    """A used refresh token replayed with another key is refused without revoking."""
     client = Client(op)
     first = client.sign_in()
     second = client.refresh(first["refresh_token"]).json()
@@ -533,8 +525,7 @@ def test_a_used_refresh_token_replayed_by_another_key_does_not_revoke_the_grant(
 def test_an_expired_bound_token_gets_a_dpop_invalid_token_and_a_refresh_fixes_it(
     op: OidcProvider,
 ) -> None:
-    """Past its life (test clock) a bound token is answered DPoP error="invalid_token";
-    a refresh with the key gives one that works."""
+    """An expired bound token gets DPoP invalid_token; a refresh with the key fixes it."""
     client = Client(op)
     tokens = client.sign_in()
     op.advance(ACCESS_TTL + 1)
@@ -558,8 +549,7 @@ def test_revoking_a_bound_refresh_token_needs_no_proof(op: OidcProvider) -> None
 
 
 def test_the_token_endpoint_checks_iat_on_the_test_clock(op: OidcProvider) -> None:
-    """The provider's own check: an iat 10 minutes behind its clock is answered with
-    use_dpop_nonce (no nonce sent); an iat on its clock is taken."""
+    """Token endpoint: an iat 10 min behind its clock gets use_dpop_nonce; on-clock is taken."""
     client = Client(op)
     tokens = client.sign_in()
     op.advance(600)
@@ -577,8 +567,7 @@ def test_the_token_endpoint_checks_iat_on_the_test_clock(op: OidcProvider) -> No
 
 @pytest.mark.parametrize("path", ["/token", "/token/revocation", "/api/me"])
 def test_cors_allows_the_dpop_header_and_exposes_dpop_nonce(op: OidcProvider, path: str) -> None:
-    """Token, revocation and API: the preflight allows DPoP; the answer exposes DPoP-Nonce
-    and WWW-Authenticate to the client's origin."""
+    """Token, revocation, API: preflight allows DPoP; DPoP-Nonce, WWW-Authenticate exposed."""
     url = op.issuer + path
     method = "GET" if path.startswith("/api") else "POST"
     preflight = Browserish().request(
