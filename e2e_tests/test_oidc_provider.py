@@ -45,25 +45,38 @@ def page_url(host: PageHost) -> str:
     return host.origin + PAGE_PATH
 
 
-def provider_for(factory: ProviderFactory, host: PageHost, ttl: int) -> OidcProvider:
-    """The provider with the test page registered (redirect URI, CORS), reset."""
+def provider_for(
+    factory: ProviderFactory, host: PageHost, ttl: int, dpop_require_nonce: bool = False
+) -> OidcProvider:
+    """The provider with the test page registered (redirect URI, CORS), reset
+    (``dpop_require_nonce``: DPoP on, a nonce required in every proof)."""
     url = page_url(host)
     return factory(
-        [url], post_logout_redirect_uris=[url], cors_origins=[host.origin], access_ttl=ttl
+        [url],
+        post_logout_redirect_uris=[url],
+        cors_origins=[host.origin],
+        access_ttl=ttl,
+        dpop_require_nonce=dpop_require_nonce,
     )
 
 
 def serve_app(
-    context: BrowserContext, host: PageHost, provider: OidcProvider, interpreter: str
+    context: BrowserContext,
+    host: PageHost,
+    provider: OidcProvider,
+    interpreter: str,
+    **extra: object,
 ) -> str:
     """Serve the test page for real (a routed page may not call loopback servers of another
-    origin); its URL. The internet stays blocked (the provider's login page's web font)."""
+    origin); its URL. The internet stays blocked (the provider's login page's web font).
+    ``extra`` options join the page's options block."""
     options = {
         "api_base": provider.api,
         "issuer": provider.issuer,
         "client_id": CLIENT_ID,
         "scope": "openid offline_access " + API_SCOPE,
         "redirect_uri": page_url(host),
+        **extra,
     }
     block = (
         '<script type="application/json" id="authfetch-options">'

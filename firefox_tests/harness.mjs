@@ -303,9 +303,13 @@ const PASSED_HEADERS = ['content-type', 'cache-control', 'etag', 'last-modified'
  * `issuer`, `api`, and its test routes `advance`, `stats`, `reset`, `discovery`.
  */
 export class OidcProvider {
-  /** Start it; `redirectUris` etc. as the script's options. Resolves once it listens. */
-  static async start({ redirectUris, postLogoutRedirectUris = [], corsOrigins = [], accessTtl = 60 }) {
+  /** Start it; `redirectUris` etc. as the script's options (`dpopRequireNonce`: DPoP on,
+   * a nonce required in every proof). Resolves once it listens. */
+  static async start({
+    redirectUris, postLogoutRedirectUris = [], corsOrigins = [], accessTtl = 60, dpopRequireNonce = false,
+  }) {
     const args = [PROVIDER_SCRIPT, '--port', '0', '--access-ttl', String(accessTtl)];
+    if (dpopRequireNonce) args.push('--dpop', '--dpop-require-nonce');
     for (const uri of redirectUris) args.push('--redirect-uri', uri);
     for (const uri of postLogoutRedirectUris) args.push('--post-logout-redirect-uri', uri);
     for (const origin of corsOrigins) args.push('--cors-origin', origin);

@@ -35,9 +35,11 @@ const REQUESTS_PER_TAB = 3;
 const PROVIDER_WEB_FONT = /^https:\/\/fonts\.(googleapis|gstatic)\.com\//;
 
 const env = useFirefox('--access-ttl', '600');
-const oidc = { host: null, provider: null, url: '' };
+// Two providers: bearer tokens, and DPoP (RFC 9449) with a nonce required in every proof.
+const BEARER = { host: null, provider: null, url: '', dpop: false };
+const BOUND = { host: null, provider: null, url: '', dpop: true };
 // Started by the first test (the root hooks of this file and of useFirefox may run in any order).
-async function startProvider() {
+async function startProvider(oidc) {
   if (oidc.provider) return;
   oidc.host = await PageHost.start(env.server.url);
   oidc.url = oidc.host.origin + PAGE_PATH;
@@ -46,23 +48,43 @@ async function startProvider() {
     postLogoutRedirectUris: [oidc.url],
     corsOrigins: [oidc.host.origin],
     accessTtl: ACCESS_TTL_S,
+    dpopRequireNonce: oidc.dpop,
   });
 }
 after(async () => {
-  await oidc.provider?.stop();
-  await oidc.host?.close();
+  for (const oidc of [BEARER, BOUND]) {
+    await oidc.provider?.stop();
+    await oidc.host?.close();
+  }
 });
+// How many DPoP keys the page's IndexedDB holds.
+function countKeys() {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open('authfetch-dpop', 1);
+    open.onupgradeneeded = () => open.result.createObjectStore('keys');
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const count = open.result.transaction('keys').objectStore('keys').count();
+      count.onsuccess = () => {
+        open.result.close();
+        resolve(count.result);
+      };
+      count.onerror = () => reject(count.error);
+    };
+  });
+}
 
 /**
- * A test in a fresh browser context with the provider reset and the page on
- * `interpreter` served by the page host; page errors fail it, and the only requests
- * that leave 127.0.0.1 are the provider's web font, aborted.
+ * A test in a fresh browser context with the provider of `oidc` (BEARER or BOUND) reset
+ * and the page on `interpreter` served by the page host (`dpop: true` for BOUND); page
+ * errors fail it, and the only requests that leave 127.0.0.1 are the provider's web font.
  */
-function oidcTest(interpreter, name, body) {
+function oidcTest(oidc, interpreter, name, body) {
   it(name, async () => {
-    await startProvider();
+    await startProvider(oidc);
     await oidc.provider.reset();
-    oidc.host.add(PAGE_PATH, authfetchPage(interpreter, oidcOptions(oidc.provider, oidc.url)));
+    const options = { ...oidcOptions(oidc.provider, oidc.url), ...(oidc.dpop ? { dpop: true } : {}) };
+    oidc.host.add(PAGE_PATH, authfetchPage(interpreter, options));
     const scene = new Scene(env, interpreter, await env.browser.createBrowserContext());
     const open = async () => {
       const page = await scene.open({ url: oidc.url, intercept: blockInternet });
@@ -116,7 +138,8 @@ function apiStatus(page, api) {
 
 for (const interpreter of INTERPRETERS) {
   describe(`node-oidc-provider in Firefox (${interpreter})`, () => {
-    oidcTest(interpreter, 'sign-in through the provider\'s login page, then an API call', async (scene, open) => {
+    const oidc = BEARER;
+    oidcTest(oidc, interpreter, 'sign-in through the provider\'s login page, then an API call', async (scene, open) => {
       // What it proves: code + PKCE through the provider's own pages; back on the page the
       // code and state are gone from the address bar, the session is stored, and the API
       // answers 200 with the opaque access token; tokens went to the API and token endpoint only.
@@ -140,7 +163,7 @@ for (const interpreter of INTERPRETERS) {
       assert.ok(tokenCalls.length >= 1, 'the code was exchanged at the token endpoint');
     });
 
-    oidcTest(interpreter, `three tabs meet the expiry together, ${ROUNDS} rounds, rotation with no grace`, async (scene, open) => {
+    oidcTest(oidc, interpreter, `three tabs meet the expiry together, ${ROUNDS} rounds, rotation with no grace`, async (scene, open) => {
       // What it proves: tabs of one profile firing at the same instant when the access
       // token has expired (on the provider's clock) refresh once per round; no refresh
       // token is presented twice (no invalid_grant), every call is answered 200, and
@@ -168,7 +191,7 @@ for (const interpreter of INTERPRETERS) {
       for (const tab of tabs) assert.equal((await state(tab)).loggedIn, true);
     });
 
-    oidcTest(interpreter, 'logout revokes the refresh token at the provider', async (scene, open) => {
+    oidcTest(oidc, interpreter, 'logout revokes the refresh token at the provider', async (scene, open) => {
       // What it proves: logout revokes the refresh token (RFC 7009): the provider then
       // refuses it with invalid_grant, and the page is signed out with nothing stored.
       const page = await open();
@@ -188,6 +211,67 @@ for (const interpreter of INTERPRETERS) {
       });
       assert.equal(refused.status, 400);
       assert.equal(refused.body.error, 'invalid_grant');
+    });
+  });
+}
+
+const DPOP_ROUNDS = Number(process.env.AUTHFETCH_FIREFOX_DPOP_ROUNDS || 5);
+
+for (const interpreter of INTERPRETERS) {
+  describe(`node-oidc-provider with DPoP and nonces in Firefox (${interpreter})`, () => {
+    const oidc = BOUND;
+    oidcTest(oidc, interpreter, 'sign-in binds the tokens to a key; API calls carry DPoP proofs', async (scene, open) => {
+      // What it proves: with dpop on, the provider issues DPoP tokens bound to the page's
+      // non-extractable key; every API call sends `Authorization: DPoP` with a proof, never
+      // a bearer; each server's nonce is met once.
+      const page = await open();
+      await signInThroughProvider(page, oidc.provider);
+      const stored = JSON.parse(await page.evaluate((key) => localStorage.getItem(key), SESSION_KEY));
+      assert.equal(stored.token_type, 'DPoP');
+      assert.deepEqual(Object.keys(stored.dpop_jwk).sort(), ['crv', 'kty', 'x', 'y']);
+      for (let call = 0; call < 3; call += 1) assert.equal(await apiStatus(page, oidc.provider.api), 200);
+      const counters = await oidc.provider.stats();
+      assert.equal(counters.dpop_bound_tokens, 1);
+      assert.equal(counters.api_dpop_ok, 3);
+      const carried = scene.requests.filter((request) => request.headers.authorization);
+      assert.ok(carried.length >= 3);
+      for (const request of carried) {
+        assert.ok(request.headers.authorization.startsWith('DPoP '), `a bearer went to ${request.url}`);
+        assert.ok(request.headers.dpop, `no proof with ${request.url}`);
+      }
+    });
+
+    oidcTest(oidc, interpreter, `three tabs, ${DPOP_ROUNDS} rounds at one instant: one key, one refresh per round`, async (scene, open) => {
+      // What it proves: with DPoP, rotation with no grace and nonces, tabs firing together
+      // at expiry refresh once per round with the one shared key; no invalid_grant.
+      const first = await open();
+      await signInThroughProvider(first, oidc.provider);
+      const tabs = [first];
+      for (let index = 1; index < TABS; index += 1) tabs.push(await open());
+      for (const tab of tabs) await tab.evaluate(armTab, oidc.provider.api, REQUESTS_PER_TAB);
+      for (let round = 1; round <= DPOP_ROUNDS; round += 1) {
+        await oidc.provider.advance(ACCESS_TTL_S + 10);
+        await first.evaluate((round) => window.__go(round), round);
+        for (const tab of tabs) {
+          await waitFor(tab, (round) => window.__rounds[round] !== undefined, [round], READY_TIMEOUT_MS);
+          const statuses = await tab.evaluate((round) => window.__rounds[round], round);
+          assert.deepEqual(statuses, Array(REQUESTS_PER_TAB).fill(200), `round ${round}, tab ${scene.tabOf(tab)}`);
+        }
+        const counters = await oidc.provider.stats();
+        assert.equal(counters.invalid_grant, 0, `round ${round}: ${JSON.stringify(counters)}`);
+        assert.equal(counters.refresh_ok, round, `round ${round}: ${JSON.stringify(counters)}`);
+      }
+      assert.equal(await first.evaluate(countKeys), 1);
+    });
+
+    oidcTest(oidc, interpreter, 'logout deletes the DPoP key', async (scene, open) => {
+      // What it proves: the key lives in IndexedDB while signed in and is gone after logout.
+      const page = await open();
+      await signInThroughProvider(page, oidc.provider);
+      assert.equal(await page.evaluate(countKeys), 1);
+      await page.evaluate(() => window.authfetch.logout());
+      assert.equal((await state(page)).loggedIn, false);
+      assert.equal(await page.evaluate(countKeys), 0);
     });
   });
 }

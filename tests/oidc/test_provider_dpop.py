@@ -318,7 +318,8 @@ def test_a_query_in_the_request_is_not_part_of_htu(op: OidcProvider) -> None:
 
 
 def test_the_api_iat_window_is_on_the_test_clock(op: OidcProvider) -> None:
-    """The API takes iat within 60 s of the provider's clock, not of real time."""
+    """Without a nonce the API takes iat within 60 s of the provider's clock, not of real
+    time; beyond it, it asks for a nonce (use_dpop_nonce), as the token endpoint does."""
     client = Client(op)
     access = client.sign_in()["access_token"]
     op.advance(10 * IAT_WINDOW_S)
@@ -334,7 +335,22 @@ def test_the_api_iat_window_is_on_the_test_clock(op: OidcProvider) -> None:
     assert status(now + IAT_WINDOW_S - 5) == 200
     assert status(now - IAT_WINDOW_S - 5) == 401
     assert status(now + IAT_WINDOW_S + 5) == 401
-    assert op.stats()["api_dpop_refused"] == 3
+    assert op.stats()["api_dpop_nonce_challenges"] == 3
+
+
+def test_a_proof_with_a_valid_nonce_is_taken_whatever_its_iat(op: OidcProvider) -> None:
+    """With a nonce the API gave, a proof dated by a clock 10 minutes behind is taken (the
+    nonce bounds its age: RFC 9449 section 11.1), as the provider's token endpoint does."""
+    client = Client(op)
+    access = client.sign_in()["access_token"]
+    op.advance(10 * IAT_WINDOW_S)
+    url = op.api + "/me"
+    stale = client.key.proof("GET", url, access, iat=time.time())
+    challenge = api(op, "/me", access, "DPoP", {"DPoP": stale})
+    assert challenge.status == 401
+    nonce = challenge.header("DPoP-Nonce")
+    proof = client.key.proof("GET", url, access, iat=time.time(), nonce=nonce)
+    assert api(op, "/me", access, "DPoP", {"DPoP": proof}).status == 200
 
 
 # -- nonces ------------------------------------------------------------------------------------

@@ -337,7 +337,10 @@ const ITEMS = [
 // random, unrelated to the token endpoint's (which the provider derives from nonceSecret).
 
 const DPOP_ALGS = ['ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512', 'Ed25519', 'EdDSA'];
-const API_IAT_WINDOW_S = 60; // |now - iat| <= 60 s, now on the test clock; checked with or without a nonce
+// As the provider's own token endpoint does: a proof without a nonce must have |now - iat| <= 60 s
+// (test clock), else use_dpop_nonce (nonces on) or invalid_dpop_proof; a proof with a valid nonce is
+// taken whatever its iat (the nonce bounds its age: RFC 9449 section 11.1).
+const API_IAT_WINDOW_S = 60;
 const API_NONCE_PERIOD_S = 120; // the API's nonce is replaced after 120 s (test clock); the previous one stays good
 
 function newNonce() {
@@ -349,7 +352,7 @@ function initialApiDpop() {
     current: newNonce(),
     previous: undefined,
     since: Date.now(),
-    seenJti: new Map(), // `${jkt} ${jti}` -> iat (s): a proof is fresh only while now <= iat + window
+    seenJti: new Map(), // `${jkt} ${jti}` -> when it was seen (s, test clock)
     refuseProofs: false, // test control: refuse every proof (invalid_dpop_proof)
     rotateNonce: false, // test control: a new nonce on every answer to a DPoP request
   };
@@ -376,8 +379,10 @@ function apiNonces() {
 
 function forgetOldJti() {
   const now = Date.now() / 1000;
-  for (const [key, iat] of apiDpop.seenJti) {
-    if (now > iat + API_IAT_WINDOW_S) apiDpop.seenJti.delete(key);
+  // Kept as long as a proof could still be taken: its iat window, or its nonce's life.
+  const keep = Math.max(API_IAT_WINDOW_S, 2 * API_NONCE_PERIOD_S);
+  for (const [key, seenAt] of apiDpop.seenJti) {
+    if (now > seenAt + keep) apiDpop.seenJti.delete(key);
   }
 }
 
@@ -426,8 +431,10 @@ async function checkApiProof(ctx, accessToken, jkt, result) {
   }
   if (!actual || actual.href !== expected) return refuse('DPoP proof htu mismatch');
   if (typeof payload.iat !== 'number' || !Number.isFinite(payload.iat)) return refuse('DPoP proof has no iat');
-  if (Math.abs(Date.now() / 1000 - payload.iat) > API_IAT_WINDOW_S) {
-    return refuse(`DPoP proof iat is more than ${API_IAT_WINDOW_S} s from the server clock`);
+  if (payload.nonce === undefined && Math.abs(Date.now() / 1000 - payload.iat) > API_IAT_WINDOW_S) {
+    const stale = `DPoP proof iat is more than ${API_IAT_WINDOW_S} s from the server clock`;
+    if (options.dpop) return { error: 'use_dpop_nonce', description: `${stale}: use a DPoP nonce` };
+    return refuse(stale);
   }
   if (payload.ath !== sha256(accessToken)) return refuse('DPoP proof ath mismatch');
   if ((await jose.calculateJwkThumbprint(protectedHeader.jwk)) !== jkt) {
@@ -440,7 +447,7 @@ async function checkApiProof(ctx, accessToken, jkt, result) {
   forgetOldJti();
   const seen = `${jkt} ${payload.jti}`;
   if (apiDpop.seenJti.has(seen)) return refuse('DPoP proof jti replayed');
-  apiDpop.seenJti.set(seen, payload.iat);
+  apiDpop.seenJti.set(seen, Date.now() / 1000);
   return undefined;
 }
 
