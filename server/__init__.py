@@ -11,7 +11,7 @@ from flask import Flask, Response, request
 from flask_cors import CORS
 from werkzeug.security import generate_password_hash
 
-from . import ratelimit
+from . import dpop, ratelimit
 from .config import (
     DEFAULT_CONFIG,
     ORIGIN_RE,
@@ -78,6 +78,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         signing_key=SigningKey(app.config["SIGNING_KEY_FILE"]),
     )
     errors.init_app(app)
+    dpop.init_app(
+        app,
+        require_nonce=bool(app.config["DPOP_NONCE"]),
+        window=float(app.config["DPOP_IAT_WINDOW"]),
+    )
     app.register_blueprint(page.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
@@ -94,6 +99,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 def _init_cors(app: Flask) -> None:
     """CORS for ``ALLOW_ORIGINS`` on /auth, /api and the token and revocation endpoints.
 
+    A page may send ``DPoP`` proofs and read the ``DPoP-Nonce`` it is given.
+
     Their answers all vary on ``Origin``. (Discovery and JWKS are open to every
     origin: ``server/oidc.py`` sets their header.)
     """
@@ -101,8 +108,8 @@ def _init_cors(app: Flask) -> None:
         app,
         resources=[_cors_pattern(prefix) for prefix in CORS_PREFIXES],
         origins=list(app.config["ALLOW_ORIGINS"]),
-        allow_headers=["Authorization", "Content-Type"],
-        expose_headers=["WWW-Authenticate", "Retry-After"],
+        allow_headers=["Authorization", "Content-Type", "DPoP"],
+        expose_headers=["WWW-Authenticate", "Retry-After", "DPoP-Nonce"],
         methods=["GET", "POST", "OPTIONS"],
         max_age=600,
         vary_header=False,  # added below to every answer, not only to the allowed origins'

@@ -125,9 +125,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "URIs are always allowed too)",
     )
     add(
+        "--dpop-nonce",
+        action="store_true",
+        help="require a server-issued nonce (DPoP-Nonce) in every DPoP proof",
+    )
+    add(
+        "--dpop-iat-window",
+        type=_seconds(1, float),
+        default=defaults["DPOP_IAT_WINDOW"],
+        metavar="S",
+        help="a DPoP proof's iat may differ from the server clock by this much "
+        "(default %(default)s)",
+    )
+    add(
         "--testing",
         action="store_true",
-        help="register the /__test__/ routes (stats, reset, clock, faults)",
+        help="register the /__test__/ routes (stats, reset, clock, faults, dpop)",
     )
     return parser.parse_args(argv)
 
@@ -144,6 +157,10 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.db:
         config["DATABASE"] = args.db
+    if args.dpop_nonce:
+        config["DPOP_NONCE"] = True
+    if args.dpop_iat_window != DEFAULT_CONFIG["DPOP_IAT_WINDOW"]:
+        config["DPOP_IAT_WINDOW"] = args.dpop_iat_window
     if args.redirect_uri:
         config["REDIRECT_URIS"] = [*DEFAULT_CONFIG["REDIRECT_URIS"], *args.redirect_uri]
     if args.post_logout_redirect_uri:

@@ -5,6 +5,14 @@ request's :class:`Principal`. A request without Bearer credentials gets 401
 with ``WWW-Authenticate: Bearer``; a malformed, forged, expired or revoked
 token gets 401 with ``WWW-Authenticate: Bearer error="invalid_token"``; both
 with a JSON body.
+
+DPoP (RFC 9449): a token bound to a key (claim ``cnf.jkt``) is accepted only as
+``Authorization: DPoP <token>`` with a valid ``DPoP`` proof of that key for this
+request (``htm``, ``htu``, ``ath``). Otherwise 401 with ``WWW-Authenticate:
+DPoP error="invalid_token"`` (a bound token sent as Bearer, an unbound one sent
+as DPoP, no proof, or a bad token), ``error="invalid_dpop_proof"`` (a bad proof)
+or ``error="use_dpop_nonce"`` plus ``DPoP-Nonce`` (a nonce is required).
+Unbound tokens sent as Bearer work as before.
 """
 
 from __future__ import annotations
@@ -19,11 +27,11 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import Unauthorized
 
-from . import sessions
+from . import dpop, sessions
 from .db import get_db
 from .errors import json_error, json_object
 from .state import get_state
-from .tokens import verify_access_token
+from .tokens import bound_jkt, verify_access_token
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -57,25 +65,47 @@ def _unauthorized(description: str, *, invalid_token: bool = True) -> Unauthoriz
     return Unauthorized(description, response=answer)
 
 
+def _dpop_invalid_token(description: str) -> dpop.DPoPError:
+    """The 401 with ``WWW-Authenticate: DPoP error="invalid_token"`` to raise."""
+    return dpop.DPoPError(dpop.INVALID_TOKEN, description, dpop.API)
+
+
 def authenticate() -> Principal:
-    """The principal of the request's Bearer token; raises the 401 (``Unauthorized``) if none."""
+    """The principal of the request's Bearer or DPoP token; raises the 401 if none.
+
+    ``Unauthorized`` (a Bearer challenge) or :class:`dpop.DPoPError` (a DPoP one).
+    """
     headers = request.headers.getlist("Authorization")
     if not headers:
         raise _unauthorized("bearer token required", invalid_token=False)
     parts = headers[0].split()
-    if not parts or parts[0].lower() != "bearer":
+    scheme = parts[0].lower() if parts else ""
+    if scheme not in ("bearer", "dpop"):
         raise _unauthorized("bearer token required", invalid_token=False)
+    as_dpop = scheme == "dpop"
+    refuse: Callable[[str], Exception] = _dpop_invalid_token if as_dpop else _unauthorized
     if len(headers) != 1 or len(parts) != 2:
-        raise _unauthorized("malformed Authorization header")
+        raise refuse("malformed Authorization header")
     state = get_state()
     now = state.clock.now()
     try:
         claims = verify_access_token(state.access, parts[1], now)
+        jkt = bound_jkt(claims)
     except jwt.PyJWTError as rejected:
-        raise _unauthorized(f"access token rejected: {rejected}") from None
+        raise refuse(f"access token rejected: {rejected}") from None
     session = sessions.live_session(get_db(), claims["fam"], now)
     if session is None or str(session.user_id) != claims["sub"]:
-        raise _unauthorized("unknown session or session ended")
+        raise refuse("unknown session or session ended")
+    if not as_dpop and jkt is not None:
+        raise _dpop_invalid_token(
+            "this access token is bound to a DPoP key: send it as Authorization: DPoP "
+            "with a DPoP proof"
+        )
+    if as_dpop:
+        if jkt is None:
+            raise refuse("this access token is not DPoP-bound: send it as Bearer")
+        if dpop.check_request(dpop.API, access_token=parts[1], jkt=jkt) is None:
+            raise refuse("a DPoP proof (DPoP header) is required with a DPoP-bound token")
     return Principal(
         session.user_id, session.username, claims["fam"], claims["exp"], session.expires_at
     )

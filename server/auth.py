@@ -3,6 +3,13 @@
 Token responses are ``{"access_token", "refresh_token", "token_type": "Bearer",
 "expires_in"}`` and, like every answer of this blueprint, ``Cache-Control:
 no-store``. A refused refresh is 400 ``{"error": "invalid_grant"}``.
+
+DPoP (RFC 9449): a login or refresh with a valid ``DPoP`` proof gets
+``"token_type": "DPoP"`` and an access token bound to the proof's key
+(``cnf.jkt``); a login with a proof binds its refresh-token family to that key.
+A bound refresh token refreshes only with a proof of that key, checked before
+anything is rotated (:func:`refresh_proof`). A bad proof is 400
+``invalid_dpop_proof``; a missing nonce 400 ``use_dpop_nonce`` (server/dpop.py).
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify
 from werkzeug.security import check_password_hash
 
-from . import sessions
+from . import dpop, sessions
 from .db import get_db
 from .errors import json_error, json_object
 from .ratelimit import LOGIN_LIMITED, LOGIN_SCOPE, limiter, login_limit
@@ -43,14 +50,15 @@ def refresh_policy() -> sessions.RefreshPolicy:
     )
 
 
-def _token_response(grant: Grant) -> Response:
-    """The JSON answer of login and refresh."""
+def _token_response(grant: Grant, proof: dpop.Proof | None) -> Response:
+    """The JSON answer of login and refresh (DPoP-bound when the request had a proof)."""
     policy = get_state().access
-    access = issue_access_token(policy, str(grant.user_id), grant.family_id, grant.issued_at)
+    jkt = None if proof is None else proof.jkt
+    access = issue_access_token(policy, str(grant.user_id), grant.family_id, grant.issued_at, jkt)
     return jsonify(
         access_token=access,
         refresh_token=grant.refresh_token,
-        token_type="Bearer",
+        token_type="Bearer" if jkt is None else "DPoP",
         expires_in=policy.ttl,
     )
 
@@ -76,13 +84,15 @@ def login() -> Response:
     username, password = _string_field(body, "username"), _string_field(body, "password")
     if username is None or password is None:
         return json_error(400, "invalid_request", "username and password (strings) required")
+    proof = dpop.check_request(dpop.TOKEN)
     user_id = check_credentials(username, password)
     if user_id is None:
         return json_error(401, "invalid_credentials", "unknown user or wrong password")
     state = get_state()
-    grant = sessions.start(get_db(), user_id, state.clock.now(), refresh_policy())
+    jkt = None if proof is None else proof.jkt
+    grant = sessions.start(get_db(), user_id, state.clock.now(), refresh_policy(), jkt)
     state.stats.incr("login")
-    return _token_response(grant)
+    return _token_response(grant, proof)
 
 
 def check_credentials(username: str, password: str) -> int | None:
@@ -111,11 +121,39 @@ def refresh() -> Response:
     if presented is None:
         get_state().stats.incr("refresh_failed")
         return json_error(400, "invalid_request", "refresh_token (string) required")
+    proof = refresh_proof(presented)
     try:
         grant = rotate_counted(presented)
     except InvalidGrant as refused:
         return json_error(400, "invalid_grant", refused.description)
-    return _token_response(grant)
+    return _token_response(grant, proof)
+
+
+def refresh_proof(presented: str) -> dpop.Proof | None:
+    """The DPoP proof of a refresh of ``presented``, checked before anything is rotated.
+
+    The one check of both dialects. A token whose family is bound to a key needs a
+    valid proof made with that key: without one, or with another key's, this
+    raises :class:`dpop.DPoPError` (``invalid_dpop_proof``, counted as
+    ``refresh_failed``) and the family is left as it was, so a stolen bound token
+    neither rotates nor revokes the owner's session. A proof with an unbound token
+    binds the new access token only (the family stays unbound).
+    """
+    bound = sessions.bound_jkt(get_db(), presented)
+    try:
+        proof = dpop.check_request(dpop.TOKEN, jkt=bound)
+        if proof is None and bound is not None:
+            raise dpop.DPoPError(
+                dpop.INVALID_PROOF,
+                "this refresh token is bound to a DPoP key: a DPoP proof made with that key "
+                "is required",
+                dpop.TOKEN,
+            )
+    except dpop.DPoPError as refused:
+        if refused.error == dpop.INVALID_PROOF:
+            get_state().stats.incr("refresh_failed")
+        raise
+    return proof
 
 
 def rotate_counted(presented: str) -> Grant:

@@ -98,14 +98,16 @@ def exchange(
     verifier: str,
     clock: Callable[[], float],
     policy: RefreshPolicy,
+    jkt: str | None = None,
 ) -> Exchanged:
     """Exchange ``code`` for a new sign-in; raises :class:`InvalidGrant` with the reason.
 
-    The code is spent by this call whatever happens (committed before raising).
+    The code is spent by this call whatever happens (committed before raising). The new
+    sign-in is bound to the DPoP key ``jkt`` when given.
     """
     with immediate(conn):
         outcome = _exchange_locked(conn, hash_refresh_token(code), clock(), policy,
-                                   client_id, redirect_uri, verifier)  # fmt: skip
+                                   client_id, redirect_uri, verifier, jkt)  # fmt: skip
     if isinstance(outcome, InvalidGrant):
         raise outcome
     return outcome
@@ -119,6 +121,7 @@ def _exchange_locked(
     client_id: str,
     redirect_uri: str,
     verifier: str,
+    jkt: str | None,
 ) -> Exchanged | InvalidGrant:
     """The body of :func:`exchange`, run while holding the write lock."""
     row = conn.execute(
@@ -141,7 +144,7 @@ def _exchange_locked(
         return InvalidGrant("redirect_uri differs from the authorization request's")
     if not hmac.compare_digest(s256(verifier), row["code_challenge"]):
         return InvalidGrant("PKCE verification failed: code_verifier does not match")
-    grant = start_locked(conn, row["user_id"], now, policy)
+    grant = start_locked(conn, row["user_id"], now, policy, jkt)
     conn.execute("UPDATE auth_codes SET family_id = ? WHERE hash = ?", (grant.family_id, digest))
     conn.execute(
         "INSERT INTO oidc_sessions (family_id, client_id, scope, auth_time) VALUES (?, ?, ?, ?)",

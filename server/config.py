@@ -55,6 +55,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "SIGNING_KEY_FILE": None,  # None: "<DATABASE>.rsa-key.pem", the ID tokens' RS256 key
     "CODE_TTL": 60,  # seconds an authorization code may be exchanged (once)
     "ID_TOKEN_TTL": 600,  # seconds an ID token is valid
+    # DPoP (RFC 9449, server/dpop.py): proofs are checked whenever a request carries one.
+    "DPOP_NONCE": False,  # require a server nonce in every proof from the start
+    "DPOP_IAT_WINDOW": 60,  # seconds a proof's iat may differ from the server clock
 }
 
 
@@ -87,7 +90,7 @@ def resolve_config(app: Flask) -> None:
             problem = redirect_uri_problem(uri)
             if problem:
                 raise ConfigError(f"{key}: {problem}")
-    for key in ("CODE_TTL", "ID_TOKEN_TTL"):
+    for key in ("CODE_TTL", "ID_TOKEN_TTL", "DPOP_IAT_WINDOW"):
         if not config[key] >= 1:
             raise ConfigError(f"{key} must be at least 1 second")
 

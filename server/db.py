@@ -73,6 +73,12 @@ CREATE TABLE IF NOT EXISTS auth_codes (
     used_at        REAL,
     family_id      TEXT
 );
+-- DPoP (RFC 9449): the key thumbprint a family's refresh tokens are bound to, set when the
+-- login (or code exchange) came with a proof; a bound token refreshes only with that key.
+CREATE TABLE IF NOT EXISTS dpop_bindings (
+    family_id TEXT PRIMARY KEY REFERENCES families(id) ON DELETE CASCADE,
+    jkt       TEXT NOT NULL
+);
 -- The families opened by a code exchange: which client, what scope, when the user signed in.
 CREATE TABLE IF NOT EXISTS oidc_sessions (
     family_id TEXT PRIMARY KEY REFERENCES families(id) ON DELETE CASCADE,

@@ -30,8 +30,14 @@ import jwt
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.datastructures import MultiDict
 
-from . import codes
-from .auth import check_credentials, refresh_policy, revoke_counted, rotate_counted
+from . import codes, dpop
+from .auth import (
+    check_credentials,
+    refresh_policy,
+    refresh_proof,
+    revoke_counted,
+    rotate_counted,
+)
 from .db import get_db
 from .errors import json_error
 from .idtokens import issue_id_token, jwks, verify_id_token_hint
@@ -203,6 +209,7 @@ def discovery() -> Response:
         subject_types_supported=["public"],
         claims_supported=["iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "sid"],
         authorization_response_iss_parameter_supported=True,
+        dpop_signing_alg_values_supported=list(dpop.ALGORITHMS),
     )
 
 
@@ -422,15 +429,22 @@ def _check_client(params: MultiDict[str, str]) -> str:
     return asked
 
 
-def _tokens(grant: Grant, scope: str | None, id_claims: dict[str, Any] | None) -> Response:
-    """The token answer: the JSON dialect's tokens, plus ``scope`` and ``id_token``."""
+def _tokens(
+    grant: Grant,
+    scope: str | None,
+    id_claims: dict[str, Any] | None,
+    proof: dpop.Proof | None,
+) -> Response:
+    """The token answer: the JSON dialect's tokens, plus ``scope`` and ``id_token``;
+    ``token_type`` ``DPoP`` and an access token bound to the proof's key with a proof."""
     state = get_state()
     policy = state.access
+    jkt = None if proof is None else proof.jkt
     body: dict[str, Any] = {
         "access_token": issue_access_token(
-            policy, str(grant.user_id), grant.family_id, grant.issued_at
+            policy, str(grant.user_id), grant.family_id, grant.issued_at, jkt
         ),
-        "token_type": "Bearer",
+        "token_type": "Bearer" if jkt is None else "DPoP",
         "expires_in": policy.ttl,
         "refresh_token": grant.refresh_token,
     }
@@ -489,6 +503,7 @@ def _code_grant(params: MultiDict[str, str]) -> Response:
         raise OAuthError(
             400, "invalid_request", "code_verifier must be 43-128 characters of [A-Za-z0-9-._~]"
         )
+    proof = dpop.check_request(dpop.TOKEN)  # before the code is spent
     state = get_state()
     try:
         done = codes.exchange(
@@ -499,6 +514,7 @@ def _code_grant(params: MultiDict[str, str]) -> Response:
             verifier=verifier,
             clock=state.clock.now,
             policy=refresh_policy(),
+            jkt=None if proof is None else proof.jkt,
         )
     except InvalidGrant as refused:
         raise OAuthError(400, "invalid_grant", refused.description) from None
@@ -508,7 +524,7 @@ def _code_grant(params: MultiDict[str, str]) -> Response:
     if "openid" in done.scope.split():
         id_claims = _id_claims(done.username, done.client_id, grant.family_id, done.auth_time,
                                grant.issued_at, done.nonce)  # fmt: skip
-    return _tokens(grant, done.scope, id_claims)
+    return _tokens(grant, done.scope, id_claims, proof)
 
 
 def _refresh_grant(params: MultiDict[str, str]) -> Response:
@@ -516,6 +532,7 @@ def _refresh_grant(params: MultiDict[str, str]) -> Response:
     presented = _param(params, "refresh_token")
     asked_client = _check_client(params)
     assert presented is not None
+    proof = refresh_proof(presented)  # a bound token: its key's proof, before any rotation
     conn = get_db()
     try:
         grant = rotate_counted(presented)
@@ -523,12 +540,12 @@ def _refresh_grant(params: MultiDict[str, str]) -> Response:
         raise OAuthError(400, "invalid_grant", refused.description) from None
     session = codes.oidc_session(conn, grant.family_id)
     if session is None:  # a JSON-dialect login: no scope, no ID token
-        return _tokens(grant, None, None)
+        return _tokens(grant, None, None, proof)
     id_claims = None
     if "openid" in session.scope.split():
         id_claims = _id_claims(session.username, asked_client, grant.family_id,
                                session.auth_time, grant.issued_at, None)  # fmt: skip
-    return _tokens(grant, session.scope, id_claims)
+    return _tokens(grant, session.scope, id_claims, proof)
 
 
 # -- revocation and logout -------------------------------------------------------------------

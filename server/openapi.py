@@ -102,18 +102,56 @@ AUTHORIZE_PARAMETERS = [
     _query("response_mode", "`query` only"),
 ]
 BAD_JSON = _error("not a JSON object, or fields missing or of the wrong type", "invalid_request")
+DPOP_CODES = ("invalid_dpop_proof", "use_dpop_nonce")
+NONCE_HEADER = {
+    "DPoP-Nonce": {
+        "description": "DPoP (RFC 9449 §8, §9): the nonce to put in the next proof's `nonce` "
+        "claim; always with `use_dpop_nonce`, and on other answers to DPoP requests while "
+        "nonces are required. The token endpoints and the API issue different nonces",
+        "required": False,
+        "schema": {"type": "string"},
+    }
+}
+DPOP_PARAMETER = {
+    "name": "DPoP",
+    "in": "header",
+    "required": False,
+    "description": "A DPoP proof (RFC 9449): a JWT with header `typ: dpop+jwt`, an asymmetric "
+    "`alg` and the public `jwk`; claims `jti`, `htm`, `htu`, `iat` (± 60 s of the server "
+    "clock), `ath` at the API, `nonce` when required. At a token endpoint a valid proof "
+    "binds the tokens to its key (`token_type: DPoP`); a bad one is `invalid_dpop_proof`",
+    "schema": {"type": "string", "maxLength": 8192},
+}
+API_DPOP = (
+    "A DPoP-bound access token (claim `cnf.jkt`, from a token request with a DPoP proof) goes "
+    "as `Authorization: DPoP <token>` with a `DPoP` header: a proof (RFC 9449) of the same key "
+    "for this request (`htm`, `htu`, `ath`, and `nonce` when required). An unbound token goes "
+    "as `Bearer`; a `DPoP` header beside it is ignored. (The DPoP scheme is not listed under "
+    "`security`: OpenAPI has no DPoP scheme.)"
+)
+TOKEN_ENDPOINT_DPOP = (
+    "; a bad DPoP proof, or a bound refresh token without a proof of its key "
+    "(`invalid_dpop_proof`); a proof without the current nonce (`use_dpop_nonce`, "
+    "with `DPoP-Nonce`)"
+)
 TOO_LARGE = _error("body over 16 KiB", "request_too_large")
 NOT_JSON = _error("body not declared application/json", "unsupported_media_type")
 CHALLENGE = {
     "WWW-Authenticate": _header(
-        'Bearer realm="authfetch", with error="invalid_token" when a token was sent'
-    )
+        'Bearer realm="authfetch", with error="invalid_token" when a token was sent; '
+        'DPoP error="invalid_token" | "invalid_dpop_proof" | "use_dpop_nonce", '
+        "error_description and algs for a DPoP-bound token or the DPoP scheme"
+    ),
+    **NONCE_HEADER,
 }
 BEARER_401 = _error(
     "no Bearer credentials (`unauthorized`), or a malformed, forged, expired or revoked token "
-    "or a login that ended (`invalid_token`)",
+    "or a login that ended (`invalid_token`); a DPoP-bound token sent as Bearer or without a "
+    "proof (`invalid_token`); a bad DPoP proof or one of another key (`invalid_dpop_proof`); "
+    "a proof without the API's current nonce (`use_dpop_nonce`, with `DPoP-Nonce`)",
     "unauthorized",
     "invalid_token",
+    *DPOP_CODES,
     headers=CHALLENGE,
 )
 FILE_404 = _error("no such file", "not_found")
@@ -142,7 +180,18 @@ REPLAY_LINK: Schema = {  # the token just presented, again: grace re-issue or re
 }
 SAME_BEARER = {"header.Authorization": "$request.header.Authorization"}
 
-TOKENS_200 = "tokens: `token_type` is always `Bearer`, `expires_in` the access lifetime"
+TOKENS_200 = (
+    "tokens: `token_type` is `Bearer`, or `DPoP` when a valid DPoP proof came with the request "
+    "(the access token then carries `cnf.jkt`); `expires_in` the access lifetime"
+)
+
+
+def _tokens_ok(links: Schema, schema: str = "Tokens", text: str = TOKENS_200) -> Schema:
+    """A token answer (which may carry ``DPoP-Nonce``)."""
+    answer = _ok(text, _ref(schema), links)
+    answer["headers"] = copy.deepcopy(NONCE_HEADER)
+    return answer
+
 
 DESCRIPTION: Schema = {
     "openapi": "3.1.0",
@@ -151,17 +200,26 @@ DESCRIPTION: Schema = {
         "version": "1.0.0",
         "description": "The token issuer (login, rotating refresh tokens, logout) and a small "
         "Bearer-protected API of the authfetch demo. Every error is "
-        '`{"error", "error_description"}`. See docs/server.md.',
+        '`{"error", "error_description"}`. DPoP (RFC 9449): a `DPoP` proof header at a token '
+        "endpoint binds the tokens to the proof's key; a bound access token goes to the API as "
+        "`Authorization: DPoP <token>` with a proof. See docs/server.md.",
     },
     "paths": {
         "/auth/login": {
             "post": {
                 "operationId": "login",
                 "summary": "Open a session (a new token family) for a user",
+                "parameters": [DPOP_PARAMETER],
                 "requestBody": _json_body(_ref("Credentials")),
                 "responses": {
-                    "200": _ok(TOKENS_200, _ref("Tokens"), TOKEN_LINKS),
-                    "400": BAD_JSON,
+                    "200": _tokens_ok(TOKEN_LINKS),
+                    "400": _error(
+                        "not a JSON object, or fields missing or of the wrong type "
+                        f"(`invalid_request`){TOKEN_ENDPOINT_DPOP}",
+                        "invalid_request",
+                        *DPOP_CODES,
+                        headers=NONCE_HEADER,
+                    ),
                     "401": _error("unknown user or wrong password", "invalid_credentials"),
                     "413": TOO_LARGE,
                     "415": NOT_JSON,
@@ -177,14 +235,17 @@ DESCRIPTION: Schema = {
             "post": {
                 "operationId": "refresh",
                 "summary": "Exchange a refresh token for new tokens (always a new refresh token)",
+                "parameters": [DPOP_PARAMETER],
                 "requestBody": _json_body(_ref("RefreshRequest")),
                 "responses": {
-                    "200": _ok(TOKENS_200, _ref("Tokens"), {**TOKEN_LINKS, **REPLAY_LINK}),
+                    "200": _tokens_ok({**TOKEN_LINKS, **REPLAY_LINK}),
                     "400": _error(
                         "no refresh_token string (`invalid_request`); unknown, expired, revoked "
-                        "or reused token (`invalid_grant`)",
+                        f"or reused token (`invalid_grant`){TOKEN_ENDPOINT_DPOP}",
                         "invalid_request",
                         "invalid_grant",
+                        *DPOP_CODES,
+                        headers=NONCE_HEADER,
                     ),
                     "413": TOO_LARGE,
                     "415": NOT_JSON,
@@ -212,6 +273,7 @@ DESCRIPTION: Schema = {
                 "operationId": "getMe",
                 "summary": "Who the access token speaks for, and when its session ends",
                 "security": [{"bearer": []}],
+                "description": API_DPOP,
                 "responses": {"200": _ok("the principal", _ref("Me")), "401": BEARER_401},
             }
         },
@@ -220,6 +282,7 @@ DESCRIPTION: Schema = {
                 "operationId": "listItems",
                 "summary": "The user's items, oldest first",
                 "security": [{"bearer": []}],
+                "description": API_DPOP,
                 "responses": {
                     "200": _ok("the items", {"type": "array", "items": _ref("Item")}),
                     "401": BEARER_401,
@@ -229,6 +292,7 @@ DESCRIPTION: Schema = {
                 "operationId": "createItem",
                 "summary": "Create an item",
                 "security": [{"bearer": []}],
+                "description": API_DPOP,
                 "requestBody": _json_body(_ref("NewItem")),
                 "responses": {
                     "201": _ok(
@@ -289,16 +353,25 @@ DESCRIPTION: Schema = {
             "post": {
                 "operationId": "oauthToken",
                 "summary": "Token endpoint: `authorization_code` (PKCE) and `refresh_token` grants",
+                "parameters": [DPOP_PARAMETER],
                 "requestBody": _form_body(_ref("TokenRequest")),
                 "responses": {
-                    "200": _ok("tokens (`Cache-Control: no-store`)", _ref("OAuthTokens")),
+                    "200": _tokens_ok(
+                        {},
+                        "OAuthTokens",
+                        "tokens (`Cache-Control: no-store`); `token_type` `DPoP` with a valid "
+                        "DPoP proof",
+                    ),
                     "400": _error(
                         "not form-encoded, missing or repeated parameters (`invalid_request`); "
                         "a bad, used, expired code, PKCE mismatch, a dead refresh token "
-                        "(`invalid_grant`); another grant type (`unsupported_grant_type`)",
+                        "(`invalid_grant`); another grant type (`unsupported_grant_type`)"
+                        f"{TOKEN_ENDPOINT_DPOP}",
                         "invalid_request",
                         "invalid_grant",
                         "unsupported_grant_type",
+                        *DPOP_CODES,
+                        headers=NONCE_HEADER,
                     ),
                     "401": _error("unknown client_id", "invalid_client"),
                     "413": TOO_LARGE,
@@ -442,7 +515,7 @@ DESCRIPTION: Schema = {
                 "properties": {
                     "access_token": {"type": "string"},
                     "refresh_token": {"type": "string"},
-                    "token_type": {"const": "Bearer"},
+                    "token_type": {"enum": ["Bearer", "DPoP"]},
                     "expires_in": {"type": "integer", "minimum": 1},
                 },
             },
@@ -477,6 +550,10 @@ DESCRIPTION: Schema = {
                     "scopes_supported": {"type": "array", "items": {"type": "string"}},
                     "id_token_signing_alg_values_supported": {"const": ["RS256"]},
                     "subject_types_supported": {"const": ["public"]},
+                    "dpop_signing_alg_values_supported": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                    },
                 },
             },
             "SignInForm": {
@@ -524,7 +601,7 @@ DESCRIPTION: Schema = {
                 "properties": {
                     "access_token": {"type": "string"},
                     "refresh_token": {"type": "string"},
-                    "token_type": {"const": "Bearer"},
+                    "token_type": {"enum": ["Bearer", "DPoP"]},
                     "expires_in": {"type": "integer", "minimum": 1},
                     "scope": {"type": "string"},
                     "id_token": {"type": "string"},
@@ -626,7 +703,7 @@ TESTING_PATHS: Schema = {
         "post": {
             "operationId": "testReset",
             "summary": "Zero the counters, drop every session and item, disarm faults, "
-            "real time, forget login rate-limit hits",
+            "real time, forget login rate-limit hits, DPoP switches back to the command line's",
             "responses": {
                 "200": _ok(
                     "done",
@@ -653,6 +730,35 @@ TESTING_PATHS: Schema = {
             ),
             "responses": {
                 "200": _ok("the clock", _ref("Clock")),
+                "400": BAD_JSON,
+                "413": TOO_LARGE,
+                "415": NOT_JSON,
+            },
+        },
+    },
+    "/__test__/dpop": {
+        "get": {
+            "operationId": "testReadDpop",
+            "summary": "DPoP's switches",
+            "responses": {"200": _ok("the switches", _ref("DpopSwitches"))},
+        },
+        "post": {
+            "operationId": "testSetDpop",
+            "summary": "Flip DPoP's switches: require nonces, a new nonce with every answer "
+            "(none ever accepted), refuse every proof",
+            "requestBody": _json_body(
+                {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "require_nonce": {"type": "boolean"},
+                        "rotate_every_answer": {"type": "boolean"},
+                        "refuse_proofs": {"type": "boolean"},
+                    },
+                }
+            ),
+            "responses": {
+                "200": _ok("the switches now", _ref("DpopSwitches")),
                 "400": BAD_JSON,
                 "413": TOO_LARGE,
                 "415": NOT_JSON,
@@ -691,6 +797,16 @@ TESTING_SCHEMAS: Schema = {
         "additionalProperties": False,
         "required": list(STAT_NAMES),
         "properties": {name: {"type": "integer", "minimum": 0} for name in STAT_NAMES},
+    },
+    "DpopSwitches": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["require_nonce", "rotate_every_answer", "refuse_proofs"],
+        "properties": {
+            "require_nonce": {"type": "boolean"},
+            "rotate_every_answer": {"type": "boolean"},
+            "refuse_proofs": {"type": "boolean"},
+        },
     },
     "Clock": {
         "type": "object",

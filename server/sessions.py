@@ -32,6 +32,11 @@ window closes: after that, whichever of them presents anything but the one
 live token revokes the family.
 
 Rotation never moves the absolute expiry.
+
+A family opened with a DPoP proof is *bound* to that key's thumbprint (table
+``dpop_bindings``): the token endpoints check :func:`bound_jkt` of a presented
+token, and the proof, before they call :func:`rotate`, so a bound token presented
+without its key changes nothing here.
 """
 
 from __future__ import annotations
@@ -73,14 +78,24 @@ class InvalidGrant(Exception):
         self.reuse = reuse
 
 
-def start(conn: sqlite3.Connection, user_id: int, now: float, policy: RefreshPolicy) -> Grant:
-    """Open a new family for ``user_id`` with its first refresh token."""
+def start(
+    conn: sqlite3.Connection,
+    user_id: int,
+    now: float,
+    policy: RefreshPolicy,
+    jkt: str | None = None,
+) -> Grant:
+    """Open a new family for ``user_id`` with its first refresh token (bound to ``jkt``)."""
     with immediate(conn):
-        return start_locked(conn, user_id, now, policy)
+        return start_locked(conn, user_id, now, policy, jkt)
 
 
 def start_locked(
-    conn: sqlite3.Connection, user_id: int, now: float, policy: RefreshPolicy
+    conn: sqlite3.Connection,
+    user_id: int,
+    now: float,
+    policy: RefreshPolicy,
+    jkt: str | None = None,
 ) -> Grant:
     """:func:`start` inside the caller's write transaction (a code exchange's)."""
     family_id, token = new_id(), new_refresh_token()
@@ -90,7 +105,22 @@ def start_locked(
         (family_id, user_id, now, now + policy.absolute_ttl, now),
     )
     _insert_token(conn, token, family_id, None, now)
+    if jkt is not None:
+        conn.execute("INSERT INTO dpop_bindings (family_id, jkt) VALUES (?, ?)", (family_id, jkt))
     return Grant(user_id, family_id, token, now)
+
+
+def bound_jkt(conn: sqlite3.Connection, presented: str) -> str | None:
+    """The DPoP key thumbprint the family of refresh token ``presented`` is bound to, if any.
+
+    None for an unbound family and for an unknown token (rotation refuses that one).
+    """
+    row = conn.execute(
+        "SELECT b.jkt FROM refresh_tokens t JOIN dpop_bindings b ON b.family_id = t.family_id"
+        " WHERE t.hash = ?",
+        (hash_refresh_token(presented),),
+    ).fetchone()
+    return None if row is None else str(row["jkt"])
 
 
 def rotate(

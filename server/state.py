@@ -26,6 +26,9 @@ STAT_NAMES = (
     "login",
     "code_exchanged",
     "revoked",
+    "dpop_accepted",
+    "dpop_refused",
+    "dpop_nonce_challenges",
 )
 
 

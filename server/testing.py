@@ -18,6 +18,13 @@
   tokens of the next N code exchanges at ``/oauth/token`` carry ``nonce: VALUE``
   instead of the real one (re-signed with the provider's key); answers
   ``{"id_token_nonce", "count"}``. ``{"count": 0}`` disarms it too.
+* ``POST /__test__/dpop`` ``{"require_nonce": bool, "rotate_every_answer": bool,
+  "refuse_proofs": bool}`` (any of them) → flip DPoP's switches; answers all
+  three (``GET`` reads them). ``require_nonce``: every proof must carry the
+  current nonce; ``rotate_every_answer``: every answer carries a new nonce and
+  no nonce a client has seen is accepted (nonces required); ``refuse_proofs``:
+  every proof is refused as ``invalid_dpop_proof``. Reset puts them back to the
+  command line's (``--dpop-nonce``) and forgets the proofs' ``jti`` values.
 
 The faults are applied by request hooks this blueprint installs on the app
 when it is registered (:func:`_inject_fault`, :func:`_lose_answer`); the token
@@ -39,6 +46,7 @@ from flask.blueprints import BlueprintSetupState
 from waitress.channel import ClientDisconnected  # type: ignore[import-untyped]  # no types
 
 from .db import get_db, immediate
+from .dpop import get_dpop
 from .errors import json_error, json_object
 from .idtokens import issue_id_token
 from .ratelimit import limiter
@@ -255,6 +263,7 @@ def reset() -> Response:
     with immediate(conn):
         conn.execute("DELETE FROM auth_codes")
         conn.execute("DELETE FROM oidc_sessions")
+        conn.execute("DELETE FROM dpop_bindings")
         conn.execute("DELETE FROM refresh_tokens")
         conn.execute("DELETE FROM families")
         conn.execute("DELETE FROM items")
@@ -263,8 +272,32 @@ def reset() -> Response:
     state.clock.reset()
     get_controls().faults.clear()
     get_controls().nonces.clear()
+    get_dpop().reset()
     limiter.reset()
     return jsonify(reset=True)
+
+
+DPOP_SWITCHES = ("require_nonce", "rotate_every_answer", "refuse_proofs")
+
+
+@bp.get("/dpop")
+def read_dpop() -> Response:
+    """DPoP's switches: ``{"require_nonce", "rotate_every_answer", "refuse_proofs"}``."""
+    return jsonify(get_dpop().settings().as_json())
+
+
+@bp.post("/dpop")
+def set_dpop() -> Response:
+    """Flip the DPoP switches named in the body (booleans); answer all of them."""
+    body = json_object()
+    unknown = sorted(set(body) - set(DPOP_SWITCHES))
+    if unknown:
+        return json_error(
+            400, "invalid_request", f"unknown switch {unknown[0]!r}; use {', '.join(DPOP_SWITCHES)}"
+        )
+    if not all(isinstance(value, bool) for value in body.values()):
+        return json_error(400, "invalid_request", "every switch must be true or false")
+    return jsonify(get_dpop().update(**body).as_json())
 
 
 def _clock_json() -> Response:

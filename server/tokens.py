@@ -1,7 +1,8 @@
 """Token material: the signing secret, access tokens (JWT) and opaque refresh tokens.
 
 Access tokens are HS256 JWTs with header ``typ: at+jwt`` (RFC 9068) and the claims
-``iss aud sub iat exp jti fam`` (``fam`` = the refresh-token family, i.e. the login).
+``iss aud sub iat exp jti fam`` (``fam`` = the refresh-token family, i.e. the login),
+plus ``cnf: {"jkt"}`` when the token is bound to a DPoP key (RFC 9449 §6.1).
 Validation pins the algorithm, requires every claim, compares ``iss``/``aud``
 exactly, checks ``typ``, and checks ``exp``/``iat``/``nbf`` against the *server
 clock* (which tests move) with a small leeway, not against PyJWT's real time.
@@ -89,10 +90,13 @@ def hash_refresh_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def issue_access_token(policy: AccessPolicy, subject: str, family: str, now: float) -> str:
-    """Sign an access token for ``subject`` in login ``family``, valid ``policy.ttl`` s."""
+def issue_access_token(
+    policy: AccessPolicy, subject: str, family: str, now: float, jkt: str | None = None
+) -> str:
+    """Sign an access token for ``subject`` in login ``family``, valid ``policy.ttl`` s;
+    bound to the DPoP key of thumbprint ``jkt`` (claim ``cnf``) when given."""
     issued_at = int(now)
-    claims = {
+    claims: dict[str, Any] = {
         "iss": policy.issuer,
         "aud": policy.audience,
         "sub": subject,
@@ -101,6 +105,8 @@ def issue_access_token(policy: AccessPolicy, subject: str, family: str, now: flo
         "jti": new_id(),
         "fam": family,
     }
+    if jkt is not None:
+        claims["cnf"] = {"jkt": jkt}
     return jwt.encode(claims, policy.secret, algorithm=ALGORITHM, headers={"typ": TOKEN_TYPE})
 
 
@@ -138,7 +144,19 @@ def verify_access_token(policy: AccessPolicy, token: str, now: float) -> dict[st
         raise jwt.ImmatureSignatureError("token not yet valid (nbf)")
     if not isinstance(claims["fam"], str):
         raise jwt.InvalidTokenError("claim fam must be a string")
+    bound_jkt(claims)  # a cnf claim, if any, must be well-formed
     return claims
+
+
+def bound_jkt(claims: dict[str, Any]) -> str | None:
+    """The DPoP key thumbprint the token is bound to (``cnf.jkt``), or None if unbound."""
+    if "cnf" not in claims:
+        return None
+    cnf = claims["cnf"]
+    if not isinstance(cnf, dict) or not isinstance(cnf.get("jkt"), str) or not cnf["jkt"]:
+        raise jwt.InvalidTokenError('claim cnf must be {"jkt": thumbprint}')
+    jkt: str = cnf["jkt"]
+    return jkt
 
 
 def _seconds_claim(claims: dict[str, Any], name: str) -> float:

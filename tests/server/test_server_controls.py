@@ -53,6 +53,9 @@ def test_stats_count_what_happened(app: Flask, client: FlaskClient) -> None:
         "login": 1,
         "code_exchanged": 0,
         "revoked": 0,
+        "dpop_accepted": 0,
+        "dpop_refused": 0,
+        "dpop_nonce_challenges": 0,
     }
 
 
