@@ -130,7 +130,8 @@ def access_token_hash(access_token: str) -> str:
 
 def thumbprint(jwk: Mapping[str, Any]) -> str:
     """The RFC 7638 SHA-256 thumbprint of a public JWK (EC, RSA or OKP); ``ValueError`` else."""
-    members = THUMBPRINT_MEMBERS.get(jwk.get("kty"))  # type: ignore[arg-type]
+    kty = jwk.get("kty")
+    members = THUMBPRINT_MEMBERS.get(kty) if isinstance(kty, str) else None
     if members is None:
         raise ValueError(f"unsupported key type {jwk.get('kty')!r}")
     required = {}

@@ -6,8 +6,11 @@ import base64
 import hashlib
 import json
 import secrets
+import urllib.error
+import urllib.request
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -15,6 +18,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from flask import Flask
 from flask.testing import FlaskClient
+from liveserver import Server
 from serverkit import DEMO, advance, bearer, claims_of, family_of, flip_byte, live_tokens, now
 from test_server_oidc import CLIENT_ID, REDIRECT, get_code, pkce
 from werkzeug.test import TestResponse
@@ -940,3 +944,48 @@ def test_thumbprint_agrees_with_the_test_client() -> None:
     assert thumbprint(key.jwk) == jwk_thumbprint(key.jwk) == key.jkt
     assert server_ath("abc.def.ghi") == access_token_hash("abc.def.ghi")
     assert access_token_hash("abc") == b64url(hashlib.sha256(b"abc").digest())
+
+
+def test_live_server_with_dpop_nonce_flag(tmp_path: Path) -> None:
+    """``python -m server --dpop-nonce`` under waitress: nonces at both, htu with the real port."""
+    server = Server(tmp_path, "--dpop-nonce")
+    try:
+        key = DPoPKey()
+        login_url, me_url = f"{server.url}/auth/login", f"{server.url}/api/me"
+        body = json.dumps(DEMO).encode()
+
+        def send(url: str, proof: str, data: bytes | None, token: str | None = None) -> Any:
+            request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
+            request.add_header("DPoP", proof)
+            if data:
+                request.add_header("Content-Type", "application/json")
+            if token:
+                request.add_header("Authorization", f"DPoP {token}")
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    return response.status, response.headers, json.loads(response.read())
+            except urllib.error.HTTPError as error:
+                return error.code, error.headers, json.loads(error.read())
+
+        status, headers, answer = send(login_url, key.proof("POST", login_url), body)
+        assert (status, answer["error"]) == (400, "use_dpop_nonce")
+        token_nonce = headers["DPoP-Nonce"]
+        status, _, tokens = send(login_url, key.proof("POST", login_url, nonce=token_nonce), body)
+        assert status == 200 and tokens["token_type"] == "DPoP"
+        access = tokens["access_token"]
+        status, headers, answer = send(
+            me_url, key.proof("GET", me_url, access_token=access), None, access
+        )
+        assert status == 401 and headers["WWW-Authenticate"].startswith(
+            'DPoP error="use_dpop_nonce"'
+        )
+        api_nonce = headers["DPoP-Nonce"]
+        assert api_nonce != token_nonce
+        proof = key.proof("GET", me_url, access_token=access, nonce=api_nonce)
+        status, _, me = send(me_url, proof, None, access)
+        assert status == 200 and me["username"] == "demo"
+        stats_status, counters = server.call("GET", "/__test__/stats")
+        assert stats_status == 200
+        assert (counters["dpop_accepted"], counters["dpop_nonce_challenges"]) == (2, 2)
+    finally:
+        assert server.stop() == 0
