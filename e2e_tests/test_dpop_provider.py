@@ -16,9 +16,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import BrowserContext, Page, Request
 
-from e2e_tests.conftest import ARM_TAB
+from e2e_tests.conftest import ARM_TAB, READY_TIMEOUT_MS
 from e2e_tests.dpop_client import DPoPKey
-from e2e_tests.oidc_provider import CLIENT_ID, OidcProvider, ProviderFactory
+from e2e_tests.oidc_provider import CLIENT_ID, OidcProvider, ProviderFactory, sign_in_at_provider
 from e2e_tests.pagehost import PageHost
 from e2e_tests.test_oidc_provider import (
     LONG_TTL_S,
@@ -82,9 +82,12 @@ def stored(page: Page) -> dict:
     return json.loads(page.evaluate(f"localStorage.getItem('{SESSION_KEY}')"))
 
 
-def api_status(page: Page, url: str) -> int:
-    """GET ``url`` through the page's authfetch: the status (or the error's name)."""
-    return page.evaluate("([url]) => authfetch.fetch(url).then(r => r.status, e => e.name)", [url])
+def api_status(page: Page, url: str) -> int | str:
+    """GET ``url`` through the page's authfetch: the status, or ``"<name>: <message>"``."""
+    return page.evaluate(
+        "([url]) => authfetch.fetch(url).then(r => r.status, e => e.name + ': ' + e.message)",
+        [url],
+    )
 
 
 def http(
@@ -231,3 +234,77 @@ def test_tokens_copied_out_of_the_page_are_useless(
     provider.advance(LONG_TTL_S + 10)
     assert api_status(page, api) == 200
     assert provider.stats()["refresh_ok"] == 1
+
+
+def test_a_proof_the_api_refuses_is_one_named_error_and_loses_nothing(
+    context: BrowserContext, page_host: PageHost, provider: OidcProvider, interpreter: str
+):
+    """An API refusing every proof: the call rejects once with ``DPoPError`` naming
+    invalid_dpop_proof (one request, no loop, no refresh); the session is kept and works
+    again once the API takes proofs."""
+    page, _ = signed_in_page(context, page_host, provider, interpreter)
+    api = provider.api + "/me"
+    assert api_status(page, api) == 200
+    before, counters = stored(page), provider.stats()
+    provider.api_dpop(refuse_proofs=True)
+    outcome = api_status(page, api)
+    assert isinstance(outcome, str) and outcome.startswith("DPoPError: ")
+    assert "invalid_dpop_proof" in outcome
+    after = provider.stats()
+    assert after["api_dpop_refused"] - counters["api_dpop_refused"] == 1, after
+    assert after["refresh_ok"] == counters["refresh_ok"]
+    assert stored(page) == before and page.evaluate("authfetch.state().loggedIn") is True
+    provider.api_dpop(refuse_proofs=False)
+    assert api_status(page, api) == 200
+
+
+def test_a_nonce_that_changes_on_every_answer_costs_no_extra_request(
+    context: BrowserContext, page_host: PageHost, provider: OidcProvider, interpreter: str
+):
+    """An API giving a new nonce with every answer: each answer's nonce is used by the next
+    proof, so every call succeeds with one request and no challenge."""
+    page, _ = signed_in_page(context, page_host, provider, interpreter)
+    api = provider.api + "/me"
+    assert api_status(page, api) == 200
+    provider.api_dpop(rotate_nonce=True)
+    counters = provider.stats()
+    for _ in range(5):
+        assert api_status(page, api) == 200
+    after = provider.stats()
+    assert after["api_dpop_ok"] - counters["api_dpop_ok"] == 5, after
+    assert after["api_dpop_nonce_challenges"] == counters["api_dpop_nonce_challenges"], after
+
+
+#: IndexedDB refusing to open authfetch's databases, as a browser does with storage denied
+#: (some private modes, site storage blocked); PyScript's own cache still opens.
+NO_INDEXEDDB = """(() => {
+    const open = indexedDB.open.bind(indexedDB);
+    indexedDB.open = (name, version) => {
+        if (!String(name).startsWith("authfetch")) return open(name, version);
+        const request = {error: new DOMException("storage is denied", "InvalidStateError")};
+        setTimeout(() => request.onerror && request.onerror(new Event("error")), 0);
+        return request;
+    };
+})()"""
+
+
+def test_without_indexeddb_the_sign_in_fails_with_a_named_error_and_stores_nothing(
+    context: BrowserContext, page_host: PageHost, provider: OidcProvider, interpreter: str
+):
+    """IndexedDB refusing to open: the sign-in back from the provider fails with ``DPoPError``
+    naming IndexedDB and the fix, before the code is exchanged; nothing is stored."""
+    context.add_init_script(NO_INDEXEDDB)
+    url = serve_app(context, page_host, provider, interpreter, dpop=True)
+    page = context.new_page()
+    page.goto(url)
+    wait_ready(page)
+    page.evaluate("authfetch.login()")
+    page.wait_for_url(lambda href: not href.startswith(url), timeout=READY_TIMEOUT_MS)
+    sign_in_at_provider(page)
+    wait_ready(page)
+    error = page.evaluate("authfetch.lastError()")
+    assert error["name"] == "DPoPError" and "IndexedDB" in error["message"], error
+    assert "dpop off" in error["message"], error
+    assert page.evaluate("authfetch.state().loggedIn") is False
+    assert page.evaluate(f"localStorage.getItem('{SESSION_KEY}')") is None
+    assert provider.stats()["code_exchanged"] == 0

@@ -11,9 +11,11 @@ from authfetch.core import (
     DEFAULT_REFRESH_TIMEOUT,
     STORAGE_KEY,
     AuthConfig,
+    AuthFetchError,
     AuthSession,
     ConfigurationError,
     DPoP,
+    DPoPError,
     Event,
     LoginError,
     OAuthClient,
@@ -196,8 +198,8 @@ class AuthFetch:
         self.oauth = oauth_client(settings, page)
         #: Where this tab keeps its started sign-ins (``sessionStorage``: this tab only).
         self.pending_key = settings["storage_key"] + ".signin"
-        #: The ``LoginError`` of the sign-in the page came back from, if it failed.
-        self.sign_in_error: LoginError | None = None
+        #: The error (``LoginError``, ``DPoPError``) of the sign-in the page came back from.
+        self.sign_in_error: AuthFetchError | None = None
         self.config = AuthConfig(
             api_base or page,
             base_url=page,
@@ -308,7 +310,7 @@ class AuthFetch:
         js.sessionStorage.setItem(self.pending_key, rest)
         try:
             tokens = await self.session.finish_sign_in(params, pending)
-        except LoginError as exc:
+        except (LoginError, DPoPError) as exc:
             self.sign_in_error = exc
             self.emit("error", error_detail(exc))
             self._changed()

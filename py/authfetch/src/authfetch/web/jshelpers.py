@@ -225,7 +225,8 @@ const dpopDb = () => {
   }
   if (!dpop.db) dpop.db = helpers.idbOpen(DPOP_DB, DPOP_STORE).catch((error) => {
     dpop.db = null;
-    throw error;
+    throw new Error("IndexedDB could not be opened (" + helpers.errorText(error) + "), so the" +
+      " DPoP key cannot be kept: turn dpop off for this page, or allow this site's storage");
   });
   return dpop.db;
 };
