@@ -47,7 +47,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jwt
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 
 from .errors import json_error
 from .state import get_state
@@ -243,13 +243,11 @@ class NonceSource:
         with self._lock:
             self._latest = secrets.token_urlsafe(32) if on else None
 
-    def renew(self) -> str:
+    def renew(self) -> None:
         """While rotating: a new random nonce, the only one handed out from now on."""
         with self._lock:
             if self._latest is not None:
                 self._latest = secrets.token_urlsafe(32)
-                return self._latest
-        raise RuntimeError("not rotating")
 
     @property
     def rotating(self) -> bool:
@@ -465,8 +463,8 @@ def check_request(
         raise DPoPError(INVALID_PROOF, "proof refused (test control refuse_proofs)", group)
     state = get_state()
     source = dpop.nonces[group]
-    if source.rotating:
-        source.renew()  # this answer's nonce: new, never seen by the client
+    source.renew()  # while rotating, this answer's nonce: new, never seen by the client
+    g.dpop_nonce_renewed = True
     expected = Expected(
         method=request.method,
         url=request.base_url,
@@ -536,7 +534,10 @@ def _nonce_header(response: Response) -> Response:
         return response
     dpop = get_dpop()
     if dpop.nonce_required():
-        response.headers["DPoP-Nonce"] = dpop.nonces[group].current(get_state().clock.now())
+        source = dpop.nonces[group]
+        if not g.pop("dpop_nonce_renewed", False):  # refused before its proof was looked at
+            source.renew()
+        response.headers["DPoP-Nonce"] = source.current(get_state().clock.now())
     return response
 
 

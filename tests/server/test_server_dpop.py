@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import secrets
+import threading
 import urllib.error
 import urllib.request
 import warnings
@@ -19,7 +20,17 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from flask import Flask
 from flask.testing import FlaskClient
 from liveserver import Server
-from serverkit import DEMO, advance, bearer, claims_of, family_of, flip_byte, live_tokens, now
+from serverkit import (
+    DEMO,
+    advance,
+    bearer,
+    claims_of,
+    family_of,
+    flip_byte,
+    forge,
+    live_tokens,
+    now,
+)
 from test_server_oidc import CLIENT_ID, REDIRECT, get_code, pkce
 from werkzeug.test import TestResponse
 
@@ -510,6 +521,30 @@ def test_replayed_jti_in_a_new_proof_is_refused(app: Flask, client: FlaskClient)
     assert "jti already used" in assert_token_refusal(dpop_login(client, replay))
 
 
+def test_one_proof_sent_ten_times_at_once_is_accepted_once(app: Flask) -> None:
+    """Ten threads sending one API proof at the same moment: one 200, nine refusals, no 500."""
+    key = DPoPKey()
+    token = bound_login(app, app.test_client(), key)["access_token"]
+    proof = proof_for(app, key, "GET", ME, access_token=token)
+    start = threading.Barrier(10)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        client = app.test_client()
+        start.wait()
+        status = dpop_get(client, ME, token, proof).status_code
+        with lock:
+            statuses.append(status)
+
+    threads = [threading.Thread(target=worker) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(statuses) == [200] + [401] * 9
+
+
 def test_jti_forgotten_once_the_proof_is_stale(app: Flask, client: FlaskClient) -> None:
     """A jti is remembered while its proof could pass the iat check, then forgotten."""
     key = DPoPKey()
@@ -705,8 +740,6 @@ def test_revoked_family_ends_bound_tokens(app: Flask, client: FlaskClient) -> No
 
 def test_malformed_cnf_is_invalid_token(app: Flask, client: FlaskClient) -> None:
     """A (correctly signed) access token whose cnf is not {"jkt": string}: 401 invalid_token."""
-    from serverkit import forge
-
     token = dpop_login(client, None).get_json()["access_token"]
     forged = forge(app, {**claims_of(token), "cnf": "not-an-object"})
     response = client.get("/api/me", headers=bearer(forged))
@@ -801,7 +834,7 @@ def test_rotate_every_answer_never_lets_a_client_catch_up(app: Flask, client: Fl
 
 
 def test_rotate_every_answer_at_the_api(app: Flask, client: FlaskClient) -> None:
-    """rotate_every_answer at the API: 401 use_dpop_nonce with a new nonce each time."""
+    """rotate_every_answer at the API: every answer a new nonce, none accepted, Bearer too."""
     key = DPoPKey()
     token = bound_login(app, client, key)["access_token"]
     switch(client, rotate_every_answer=True)
@@ -811,7 +844,13 @@ def test_rotate_every_answer_at_the_api(app: Flask, client: FlaskClient) -> None
         assert_api_refusal(response, "use_dpop_nonce")
         nonce = response.headers["DPoP-Nonce"]
         seen.add(nonce)
-    assert len(seen) == 3
+    as_bearer = client.get(
+        "/api/me",
+        headers={**bearer(token), "DPoP": proof_for(app, key, "GET", ME, access_token=token)},
+    )
+    assert_api_refusal(as_bearer, "invalid_token")
+    seen.add(as_bearer.headers["DPoP-Nonce"])
+    assert len(seen) == 4
     switch(client, rotate_every_answer=False)
     assert me_with(app, client, key, token).status_code == 200
 
