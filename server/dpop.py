@@ -84,6 +84,7 @@ NONCE_PERIOD = 300.0  # a nonce lives this long, then the previous one is accept
 
 TOKEN = "token"  # the token endpoints' nonce source: /oauth/token, /auth/login, /auth/refresh
 API = "api"  # the API's (/api/*)
+TOKEN_ENDPOINTS = frozenset({"oidc.token", "auth.login", "auth.refresh"})
 INVALID_PROOF = "invalid_dpop_proof"
 USE_NONCE = "use_dpop_nonce"
 INVALID_TOKEN = "invalid_token"
@@ -520,9 +521,6 @@ def _group_of_request() -> str | None:
     if request.endpoint in TOKEN_ENDPOINTS:
         return TOKEN
     return None
-
-
-TOKEN_ENDPOINTS = frozenset({"oidc.token", "auth.login", "auth.refresh"})
 
 
 def _nonce_header(response: Response) -> Response:
