@@ -129,6 +129,13 @@ AUTHFETCH = {
 AUTHFETCH_BARE = _per_interpreter(
     "authfetch-bare-{i}", "authfetch bare page", "/bench/peers/authfetch-bare-{i}.html", "authfetch"
 )
+#: The same with ``dpop: true``: every request carries a proof signed by WebCrypto.
+AUTHFETCH_DPOP = _per_interpreter(
+    "authfetch-dpop-{i}",
+    "authfetch bare page, DPoP",
+    "/bench/peers/authfetch-dpop-{i}.html",
+    "authfetch",
+)
 #: PyScript and the interpreter with nothing on top: each interpreter's floor.
 FLOOR = _per_interpreter(
     "floor-{i}", "PyScript alone (floor)", "/bench/peers/floor-{i}.html", "pyscript"
@@ -256,6 +263,7 @@ def _generated() -> dict[str, tuple[Callable[[], str], str]]:
     """The bench's pages and configs made on request, for each interpreter."""
     pages = {
         "authfetch-bare": ("the library alone", "authfetch_bare.py", True, ""),
+        "authfetch-dpop": ("the library alone, DPoP on", "authfetch_dpop.py", True, ""),
         "floor": ("PyScript alone", "floor.py", False, ""),
         "passthrough": ("passthrough floor", "passthrough.py", False, "passthrough.js"),
     }

@@ -30,6 +30,9 @@ def test_fixture_gives_a_reset_server_with_controls(authfetch_server: AuthfetchS
         "login": 0,
         "code_exchanged": 0,
         "revoked": 0,
+        "dpop_accepted": 0,
+        "dpop_refused": 0,
+        "dpop_nonce_challenges": 0,
     }
     tokens = authfetch_server.login()
     assert authfetch_server.request("GET", "/api/me", token=tokens["access_token"]).status == 200

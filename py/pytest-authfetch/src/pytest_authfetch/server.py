@@ -44,6 +44,9 @@ class Stats(TypedDict):
     login: int
     code_exchanged: int
     revoked: int
+    dpop_accepted: int
+    dpop_refused: int
+    dpop_nonce_challenges: int
 
 
 class Reply(NamedTuple):
@@ -256,7 +259,8 @@ class AuthfetchServer:
 
     def stats(self) -> Stats:
         """The counters: refresh_ok, refresh_failed, reuse_detected, api_401, api_ok, login,
-        code_exchanged, revoked."""
+        code_exchanged, revoked, and DPoP's dpop_accepted, dpop_refused,
+        dpop_nonce_challenges."""
         counters: Stats = self.call("GET", "/__test__/stats")
         return counters
 

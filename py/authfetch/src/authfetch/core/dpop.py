@@ -89,6 +89,17 @@ class DPoP:
         self.random_bytes = random_bytes or _pseudo_random_bytes
         #: The last nonce each server gave, by :meth:`server`.
         self.nonces: dict = {}
+        #: Per key (its ``x``): the proof header's segment and the key's thumbprint, made once.
+        self._keys: dict = {}
+
+    def key_parts(self, jwk: dict) -> "tuple[str, str]":
+        """The proof header's base64url segment for ``jwk`` and the key's thumbprint."""
+        known = self._keys.get(jwk.get("x"))
+        if known is None or known[0] != jwk:
+            header = {"typ": PROOF_TYPE, "alg": PROOF_ALG, "jwk": jwk}
+            known = (jwk, _segment(header), thumbprint(jwk))
+            self._keys = {jwk.get("x"): known}  # one key in use at a time
+        return known[1], known[2]
 
     @staticmethod
     def server(request: "ReplayableRequest") -> str:
@@ -135,9 +146,9 @@ def new_proof_key(config: "AuthConfig") -> "Flow":
 
 def proof_flow(dpop: DPoP, request: "ReplayableRequest", jwk: dict, server_now: float) -> "Flow":
     """Build and sign the proof for one send of ``request`` with the key ``jwk``."""
-    header = {"typ": PROOF_TYPE, "alg": PROOF_ALG, "jwk": jwk}
-    signing_input = _segment(header) + "." + _segment(dpop.claims(request, server_now))
-    signature = yield SignProof(thumbprint(jwk), signing_input.encode())
+    header, jkt = dpop.key_parts(jwk)
+    signing_input = header + "." + _segment(dpop.claims(request, server_now))
+    signature = yield SignProof(jkt, signing_input.encode())
     if not isinstance(signature, (bytes, bytearray)) or len(signature) != 64:
         raise DPoPError("the DPoP key gave no ES256 signature (64 bytes)")
     return signing_input + "." + b64url(bytes(signature))

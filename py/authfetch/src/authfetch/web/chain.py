@@ -11,13 +11,16 @@ result, its error, or — if the refresh task is cancelled — a named error.
 """
 
 from authfetch.core import (
+    DPoPError,
     Refresh,
     RefreshUnavailableError,
     Send,
+    SignProof,
     answer_event,
     send_event,
 )
-from authfetch.web.ffi import reject_with, spawn
+from authfetch.web.dpop import BrowserKeys
+from authfetch.web.ffi import SETTLER, reject_with, spawn
 from authfetch.web.transport import transport_error
 
 TYPE_CHECKING = False
@@ -39,8 +42,8 @@ def run_flow(
     """Drive ``flow``; call JS ``resolve(result)`` or ``reject(error)`` when it ends.
 
     The one dispatch of this driver: ``Send`` goes to the transport's promise,
-    ``Refresh`` to the session's single flight; anything else (DPoP's signing, a
-    body read) to the session's own async dispatch.
+    ``Refresh`` to the session's single flight, ``SignProof`` (DPoP) to WebCrypto's
+    promise; anything else (a body read) to the session's own async dispatch.
     """
 
     def step(value: "Any" = None, error: "BaseException | None" = None) -> None:
@@ -56,6 +59,8 @@ def run_flow(
             _send(session, transport, command, step)
         elif isinstance(command, Refresh):
             spawn(_refresh(session.refresh, command.stale, step))
+        elif isinstance(command, SignProof) and isinstance(session.keys, BrowserKeys):
+            _sign(session.keys, command, step)
         else:
             spawn(_execute(session, command, step))
 
@@ -77,6 +82,22 @@ def _send(session: "AuthSession", transport: "FetchTransport", command: Send, st
             step(None, error)
 
     transport.start(request, settled, command.timeout)
+
+
+def _sign(keys: BrowserKeys, command: SignProof, step: "Any") -> None:
+    """Start WebCrypto's signature; step the flow with it, or with the ``DPoPError``."""
+
+    def settled(ok: bool, value: "Any") -> None:
+        try:
+            if not ok:
+                raise DPoPError("DPoP key store: the signature failed")
+            signature = keys.signature(value)
+        except DPoPError as exc:
+            step(None, exc)
+            return
+        step(signature, None)
+
+    SETTLER.then(keys.start_signing(command.jkt, command.data), settled)
 
 
 async def _execute(session: "AuthSession", command: object, step: "Any") -> None:

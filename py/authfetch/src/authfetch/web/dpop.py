@@ -51,9 +51,16 @@ class BrowserKeys:
 
     async def sign(self, jkt: str, data: bytes) -> bytes:
         """ES256 signature (r || s, 64 bytes) of ``data`` with the kept key ``jkt``."""
-        encoded = binascii.b2a_base64(data).decode().strip()
-        signature = _answer(await H.dpopSign(self.prefix, jkt, encoded))
-        return binascii.a2b_base64(str(signature).encode())
+        return self.signature(await self.start_signing(jkt, data))
+
+    def start_signing(self, jkt: str, data: bytes) -> "Any":
+        """The JS promise of :meth:`sign`'s answer (for the promise-chained driver)."""
+        return H.dpopSign(self.prefix, jkt, binascii.b2a_base64(data).decode().strip())
+
+    @staticmethod
+    def signature(answer: "Any") -> bytes:
+        """The signature in a settled :meth:`start_signing` answer; ``DPoPError`` if none."""
+        return binascii.a2b_base64(str(_answer(answer)).encode())
 
     async def prune(self, keep: "list[str]", young: bool) -> None:
         """Delete every kept key but ``keep`` (``young``: spare keys made lately)."""
