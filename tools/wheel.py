@@ -36,7 +36,7 @@ def version(init: Path = INIT) -> str:
     """The project's version: the ``__version__ = "…"`` line of the library's ``__init__``."""
     found = VERSION_LINE.search(init.read_text())
     if found is None:
-        raise SystemExit(f"{init}: no line __version__ = \"...\"")
+        raise SystemExit(f'{init}: no line __version__ = "..."')
     return found.group(1)
 
 
