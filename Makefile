@@ -72,7 +72,7 @@ $(LIB_WHEEL): $(VENV_DONE) $(LIB_SOURCES) py/authfetch/pyproject.toml tools/whee
 
 # The documentation site (docs/, mkdocs.yml) into site/; any warning fails the build.
 docs: $(VENV_DONE)
-	@$(PY) -m mkdocs build --strict --quiet --site-dir site
+	@NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet --site-dir site
 	@echo "site/index.html: the documentation site (authfetch $(VERSION))"
 
 run: setup
