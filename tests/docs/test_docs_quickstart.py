@@ -52,7 +52,8 @@ class QuickStartSite(SimpleHTTPRequestHandler):
             return
         data = body.encode()
         self.send_response(200)
-        self.send_header("Content-Type", "text/html" if path == "/" else "text/plain")
+        kind = "text/javascript" if path.endswith(".js") else "text/plain"
+        self.send_header("Content-Type", "text/html" if path == "/" else kind)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -160,3 +161,35 @@ def test_getting_started_sample_is_the_readme_one():
     assert sample is not None
     readme = readme_block("Python in the page (MicroPython or Pyodide)", "python")
     assert readme.split("\n", 1)[1] == sample.group(1)
+
+
+def embed_block(heading: str, language: str) -> str:
+    """The first ``language`` code block under docs/embed.md's ``## heading``."""
+    section = (ROOT / "docs" / "embed.md").read_text().split(f"\n## {heading}\n", 1)[1]
+    found = re.search(rf"^```{language}\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
+    assert found is not None
+    return found.group(1)
+
+
+def test_embed_page_sections_run_as_written(page: Page, site):
+    """docs/embed.md's script tags, pyscript.toml and JavaScript (sections 2, 3 and 5) make a
+    page that signs in, reads /api/me and logs out, the logout event reaching its handler."""
+    head = fill(embed_block("2. The script tags", "html")).replace(WRITTEN_API, site.api.url)
+    app = embed_block("5. Your JavaScript", "js").replace(WRITTEN_API, site.api.url)
+    app += "document.documentElement.dataset.sample = me.username;\n"
+    site.files.update(
+        {
+            "/": f"<!doctype html><html><head>{head}</head>"
+            "<body><section id='signin' hidden>Sign in</section></body></html>",
+            "/pyscript.toml": fill(embed_block("3. `pyscript.toml`", "toml")),
+            "/app.js": app,
+        }
+    )
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(site.url + "/")
+    expect(page.locator("html")).to_have_attribute("data-sample", "demo", timeout=READY_TIMEOUT_MS)
+    expect(page.locator("#signin")).to_be_visible()
+    assert errors == []
+    stats = site.api.stats()
+    assert (stats["login"], stats["api_ok"]) == (1, 1)
