@@ -144,8 +144,7 @@ def test_wheel_metadata_is_true():
 
 
 def test_page_with_the_wheel_in_packages_signs_in(page: Page, wheel_site: SimpleNamespace):
-    """A page whose config names only the wheel in ``packages`` starts, signs in and calls the
-    API through window.authfetch; the archive is never fetched."""
+    """A page naming only the wheel in ``packages`` signs in and calls the API (no archive)."""
     wheel_site.api.reset()
     wheel_site.way = "wheel"
     fetched: list[str] = []

@@ -136,8 +136,7 @@ def test_readme_python_quick_start_runs(page: Page, site, interpreter: str):
 
 
 def test_readme_javascript_quick_start_runs(page: Page, site):
-    """The README's plain-JavaScript page starts authfetch from its options block, signs in
-    and reads /api/me through window.authfetch."""
+    """The README's plain-JavaScript page starts authfetch, signs in and reads /api/me."""
     html = fill(readme_block("Plain JavaScript through `window.authfetch`", "html"))
     html = html.replace(WRITTEN_API, site.api.url)
     marker = "document.documentElement.dataset.sample = me.username;\n</script>"
@@ -172,8 +171,7 @@ def embed_block(heading: str, language: str) -> str:
 
 
 def test_embed_page_sections_run_as_written(page: Page, site):
-    """docs/embed.md's script tags, pyscript.toml and JavaScript (sections 2, 3 and 5) make a
-    page that signs in, reads /api/me and logs out, the logout event reaching its handler."""
+    """docs/embed.md's tags, config and JavaScript sign in, read /api/me and log out, as written."""
     head = fill(embed_block("2. The script tags", "html")).replace(WRITTEN_API, site.api.url)
     app = embed_block("5. Your JavaScript", "js").replace(WRITTEN_API, site.api.url)
     app += "document.documentElement.dataset.sample = me.username;\n"

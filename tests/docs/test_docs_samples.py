@@ -74,8 +74,7 @@ def test_page_samples_run(page: str, docs_server: AuthfetchServer, authfetch_ser
 
 
 def test_samples_that_can_run_do():
-    """The runnable samples are many: the custom-backend calls, the core in CPython and the
-    plugin's test run; only samples that need a browser page are skipped."""
+    """The samples that need no browser page are run, not skipped (custom backends, plugin)."""
     counts = {}
     for page in PAGES_WITH_SAMPLES:
         document = SYBIL.parse(DOCS / page)

@@ -91,8 +91,7 @@ def test_site_shows_the_one_version(built_site: Path):
     ],
 )
 def test_relative_links_resolve(document: str):
-    """Every relative link of the README, the changelog and the docs names a file that exists
-    (and, for a docs page, a heading that exists)."""
+    """Every relative link of the README, the changelog and docs/ names a file (and heading)."""
     path = ROOT / document
     broken = []
     for target in links(path):
@@ -107,8 +106,7 @@ def test_relative_links_resolve(document: str):
 
 
 def test_one_version_for_library_plugin_wheel_and_changelog():
-    """The plugin's installed version, the wheel's name and metadata, and the changelog's
-    latest release are all the library's ``__version__``."""
+    """The plugin, the wheel, the changelog and the pyprojects all take the library's version."""
     import authfetch
 
     assert authfetch.__version__ == version()
