@@ -13,6 +13,10 @@ VENV_DONE   := $(VENV)/.installed
 NODE_DONE   := node_modules/.installed
 VENDOR_DONE := vendor/.installed
 LIB_ARCHIVE := build/authfetch.tar.gz
+# The project's one version: `__version__` in the library's __init__.py (the wheel, the plugin
+# and the docs read it there).
+VERSION     := $(shell sed -n 's/^__version__ = "\(.*\)"$$/\1/p' py/authfetch/src/authfetch/__init__.py)
+LIB_WHEEL   := build/authfetch-$(VERSION)-py3-none-any.whl
 # Every module and folder of the library: adding, editing or removing one rebuilds the archive.
 LIB_SOURCES := $(shell find py/authfetch/src/authfetch -name __pycache__ -prune -o \( -name '*.py' -o -type d \) -print)
 PLUGIN_DONE := $(VENV)/.plugin-installed
@@ -20,9 +24,9 @@ FIREFOX_NODE_DONE := firefox_tests/node_modules/.installed
 # The Firefox suite's test files (in firefox_tests/); `make test FIREFOX_ARGS=` skips it.
 FIREFOX_ARGS ?= *.test.mjs
 
-.PHONY: setup run test test-micropython test-firefox lint format bench bench-load bench-soak bench-tabs soak screenshots clean
+.PHONY: setup run test test-micropython test-firefox lint format docs bench bench-load bench-soak bench-tabs soak screenshots clean
 
-setup: $(VENV_DONE) $(VENDOR_DONE) $(LIB_ARCHIVE) $(PLUGIN_DONE)
+setup: $(VENV_DONE) $(VENDOR_DONE) $(LIB_ARCHIVE) $(LIB_WHEEL) $(PLUGIN_DONE)
 
 $(VENV_DONE): requirements.txt
 	@tools/prereqs.sh python
@@ -33,7 +37,7 @@ $(VENV_DONE): requirements.txt
 	@touch $@
 
 # The pytest plugin (and the mock server it ships), editable: this project's tests use it too.
-$(PLUGIN_DONE): $(VENV_DONE) py/pytest-authfetch/pyproject.toml
+$(PLUGIN_DONE): $(VENV_DONE) py/pytest-authfetch/pyproject.toml py/pytest-authfetch/setup.py
 	@$(PY) -m pip install --no-deps --no-build-isolation --no-index -e py/pytest-authfetch >$(VENV)/pip-plugin.log 2>&1 \
 	  || { echo "authfetch set-up: could not install py/pytest-authfetch: $$(tail -n 1 $(VENV)/pip-plugin.log)" >&2; exit 1; }
 	@touch $@
@@ -59,6 +63,17 @@ $(VENDOR_DONE): $(VENV_DONE) $(NODE_DONE) browser-wheels.txt tools/vendor.py
 $(LIB_ARCHIVE): $(LIB_SOURCES) tools/libarchive.py
 	@$(PY) tools/libarchive.py
 	@touch $@
+
+# The library as a wheel (setuptools, offline, reproducible; tools/wheel.py), for pages that
+# name it in PyScript's `packages`.
+$(LIB_WHEEL): $(VENV_DONE) $(LIB_SOURCES) py/authfetch/pyproject.toml tools/wheel.py
+	@$(PY) tools/wheel.py
+	@touch $@
+
+# The documentation site (docs/, mkdocs.yml) into site/; any warning fails the build.
+docs: $(VENV_DONE)
+	@NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet --site-dir site
+	@echo "site/index.html: the documentation site (authfetch $(VERSION))"
 
 run: setup
 	$(PY) -m server --host $(HOST) --port $(PORT) $(ARGS)
@@ -128,4 +143,4 @@ screenshots: setup
 	  $(PY) -m pytest e2e_tests/test_demo.py e2e_tests/test_static_site.py -q
 
 clean:
-	rm -rf $(VENV) node_modules vendor build bench/node_modules firefox_tests/node_modules .npm-ci-firefox.log .firefox-install.log .pytest_cache .ruff_cache .npm-ci.log .chromium-install.log test-results
+	rm -rf $(VENV) node_modules vendor build site bench/node_modules firefox_tests/node_modules .npm-ci-firefox.log .firefox-install.log .pytest_cache .ruff_cache .npm-ci.log .chromium-install.log test-results
