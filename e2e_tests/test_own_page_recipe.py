@@ -1,4 +1,4 @@
-"""The README's recipe for testing your own static page with the pytest plugin, as written
+"""The recipe of docs/testing.md for testing your own static page with the pytest plugin, as written
 there: the site's folder served by a real server on a free port, the mock API started with
 that origin allowed, the page pointed at the API, Chromium found as conftest.py finds it."""
 

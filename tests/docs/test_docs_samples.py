@@ -51,11 +51,12 @@ def call_tests(namespace: dict, called: set[str]) -> list[str]:
     return ran
 
 
-@pytest.mark.parametrize("page", PAGES_WITH_SAMPLES)
-def test_page_samples_run(page: str, docs_server: AuthfetchServer, authfetch_server_factory):
+# Not named "page": pytest-playwright would take it for its fixture and run it with the browsers.
+@pytest.mark.parametrize("doc_page", PAGES_WITH_SAMPLES)
+def test_page_samples_run(doc_page: str, docs_server: AuthfetchServer, authfetch_server_factory):
     """Every Python sample of the page runs against the mock server, or is skipped with a reason."""
     docs_server.reset()
-    document = SYBIL.parse(DOCS / page)
+    document = SYBIL.parse(DOCS / doc_page)
     document.namespace.update(
         authfetch_server=docs_server, authfetch_server_factory=authfetch_server_factory
     )
@@ -70,7 +71,7 @@ def test_page_samples_run(page: str, docs_server: AuthfetchServer, authfetch_ser
             ran += 1
         call_tests(document.namespace, called)
     tests = f", tests called: {', '.join(sorted(called))}" if called else ""
-    print(f"{page}: {ran} run, {len(skipped)} skipped ({'; '.join(skipped) or 'none'}){tests}")
+    print(f"{doc_page}: {ran} run, {len(skipped)} skipped ({'; '.join(skipped) or 'none'}){tests}")
 
 
 def test_samples_that_can_run_do():

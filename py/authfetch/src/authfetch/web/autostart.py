@@ -1,11 +1,11 @@
 """Start authfetch from options written in the page: no Python for the page author.
 
-A page names this file as its Python and puts the options in a JSON block::
+A page puts the options in a JSON block and imports this module as its Python::
 
     <script type="application/json" id="authfetch-options">
       {"api_base": "https://api.example.com"}
     </script>
-    <script type="mpy" src="./authfetch/web/autostart.py" config="./pyscript.toml"></script>
+    <script type="mpy" config="./pyscript.toml">import authfetch.web.autostart</script>
 
 Running (or importing) this module reads the block and calls
 :func:`authfetch.web.setup` with it, which publishes ``window.authfetch`` and

@@ -1,4 +1,4 @@
-"""``window.authfetch``: the library for plain JavaScript (the contract in ARCHITECTURE.md).
+"""``window.authfetch``: the library for plain JavaScript (docs/reference/javascript.md).
 
 =================  ==============================================================
 member             meaning

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 RETRY_AFTER_UNAVAILABLE_S = 5.0
 
 #: Every option of :class:`AuthFetch` that is data (JSON can carry it), with its default.
-#: The one list of them: ``autostart`` and the README's table follow it.
+#: The one list of them: ``autostart`` and the options table of docs/getting-started.md follow it.
 OPTIONS = {
     "storage": "local",  # "local", "session" or "memory"
     "storage_key": STORAGE_KEY,  # the one key holding the session as JSON
@@ -182,7 +182,7 @@ class AuthFetch:
     """fetch with silent refresh-and-replay for a page; see :func:`authfetch.web.setup`.
 
     ``AuthFetch(api_base=None, **options)``: the options are :data:`OPTIONS` and
-    the hooks :data:`HOOKS` (see the README). :meth:`start` listens to the
+    the hooks :data:`HOOKS` (see docs/getting-started.md). :meth:`start` listens to the
     browser; :meth:`close` lets go of every listener, timer and proxy.
     """
 
