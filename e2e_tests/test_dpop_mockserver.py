@@ -7,6 +7,7 @@ errors that lose nothing, and tokens copied out of the page refused. Both interp
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, Request, expect
@@ -26,6 +27,8 @@ ROUNDS = 10
 REQUESTS_PER_TAB = 3
 #: Past the access token's life (30 s) and leeway, on the server's clock only.
 EXPIRE_S = 40
+#: A page clock this far behind the server's (a badly set device).
+CLOCK_BEHIND_S = 600
 
 
 @pytest.fixture
@@ -71,8 +74,9 @@ def test_sign_in_at_the_mock_provider_binds_the_tokens(
     page_host: PageHost,
     interpreter: str,
 ):
-    """Code + PKCE at the mock server's provider with dpop on: the code exchange carries a
-    proof, the tokens are DPoP-bound, API calls carry ``Authorization: DPoP`` and a proof.
+    """Code + PKCE at the mock server's provider with dpop on, from a page whose clock is
+    10 minutes behind: the code exchange carries a proof (its stale ``iat`` met with a
+    nonce), the tokens are DPoP-bound, API calls carry ``Authorization: DPoP`` and a proof.
     (The page is served for real: a provider's redirect back cannot reach a routed page.)"""
     url = page_host.origin + PAGE
     dpop_server = authfetch_server_pool.get(
@@ -100,7 +104,9 @@ def test_sign_in_at_the_mock_provider_binds_the_tokens(
     }
     block = f'<script type="application/json" id="authfetch-options">{json.dumps(options)}</script>'
     page_host.add(PAGE, python_page(interpreter, src=AUTOSTART, head=block))
-    page = open_ready_page(context.new_page(), url)
+    page = context.new_page()
+    page.clock.install(time=time.time() - CLOCK_BEHIND_S)
+    open_ready_page(page, url)
     page.evaluate("authfetch.login()")
     expect(page.locator("input[name=username]")).to_be_visible(timeout=READY_TIMEOUT_MS)
     page.locator("input[name=username]").fill("demo")

@@ -400,6 +400,9 @@ def runtime_info() -> str:
 #: The demo signs in at this server's OpenID Connect provider; ``?dialect=json`` uses the
 #: JSON dialect of a custom backend instead (a username/password form).
 AT_PROVIDER = "dialect=json" not in str(js.location.search)
+#: ``?dialect=json&dpop=1`` binds the tokens to a key (DPoP). The JSON dialect only: the
+#: provider's redirect URIs are the demo's two pages as they are.
+DPOP = not AT_PROVIDER and "dpop=1" in str(js.location.search)
 HOOKS = {"on_tokens": on_tokens, "on_logout": on_logout, "on_event": log_event}
 
 
@@ -407,7 +410,7 @@ async def start_client() -> AuthFetch:
     """The demo's client: at the provider (discovery, then the sign-in the page came back
     from), or the JSON dialect."""
     if not AT_PROVIDER:
-        return setup(**HOOKS)
+        return setup(dpop=DPOP, **HOOKS)
     origin = str(js.location.origin)
     page = origin + ("/?interpreter=mpy" if sys.implementation.name == "micropython" else "/")
     return await setup_async(issuer=origin, client_id="authfetch-demo", redirect_uri=page, **HOOKS)

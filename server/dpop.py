@@ -10,11 +10,14 @@ one only if:
   least 2048 bits) and verifies the signature;
 * claims: ``jti`` a string; ``htm`` the request's method; ``htu`` the request's
   URL as addressed, without query and fragment (scheme and host compared
-  case-insensitively, a default port ignored); ``iat`` within ± the window of
-  the *server clock* (the test clock the tokens use); ``ath`` =
+  case-insensitively, a default port ignored); ``ath`` =
   base64url(SHA-256(access token)) when an access token comes with it;
-  ``nonce`` one the server issued (when nonces are required);
-* its ``jti`` was not seen before (kept until its ``iat`` leaves the window).
+  ``nonce``, when present (required when nonces are), one this endpoint issued;
+  ``iat`` a number, and for a proof *without* a nonce within ± the window of
+  the *server clock* (the test clock the tokens use) — beyond it the answer is
+  ``use_dpop_nonce`` with a nonce, as node-oidc-provider answers: a nonce bounds
+  the proof's age whatever the client's clock says (RFC 9449 section 11.1);
+* its ``jti`` was not seen before (kept while the proof could be taken again).
 
 The key's RFC 7638 thumbprint (``jkt``) is what tokens are bound to
 (``cnf.jkt`` in the access token; the refresh-token family in the database).
@@ -332,7 +335,8 @@ class Expected:
     now: float
     window: float
     access_token: str | None = None
-    nonces: NonceSource | None = None  # set when a nonce is required
+    nonces: NonceSource | None = None  # the endpoint's nonces (a proof's nonce is checked)
+    require_nonce: bool = False  # a proof without a nonce is answered use_dpop_nonce
     jkt: str | None = None  # the key the token is bound to, if any
 
 
@@ -372,7 +376,12 @@ def check_proof(proof: str, expected: Expected, replay: ReplayCache) -> Proof:
     jti = _claims_ok(claims, expected)
     if expected.jkt is not None and not hmac.compare_digest(jkt, expected.jkt):
         raise ProofError("the proof's key is not the key the token is bound to (jkt mismatch)")
-    refused = replay.add(jti, float(claims["iat"]) + expected.window, expected.now)
+    # Kept while the proof could be taken again: its iat window, or (a proof with a nonce,
+    # whatever its iat) as long as that nonce stays good.
+    until = max(float(claims["iat"]), expected.now) + expected.window
+    if "nonce" in claims:
+        until = max(until, expected.now + 2 * NONCE_PERIOD)
+    refused = replay.add(jti, until, expected.now)
     if refused:
         raise ProofError(refused)
     return Proof(jkt, jti)
@@ -419,23 +428,39 @@ def _claims_ok(claims: dict[str, Any], expected: Expected) -> str:
         raise ProofError("iat out of range") from None
     if not math.isfinite(issued):
         raise ProofError("iat must be finite")
-    if issued < expected.now - expected.window:
-        raise ProofError(f"iat too old (more than {expected.window:g} s before the server time)")
-    if issued > expected.now + expected.window:
-        raise ProofError(f"iat in the future (more than {expected.window:g} s ahead)")
+    # A nonce this server gave bounds the proof's age whatever the client's clock says (RFC 9449
+    # section 11.1), as node-oidc-provider does; without one, iat must be within the window,
+    # else the answer is use_dpop_nonce with a nonce (a client whose clock is off recovers).
+    nonced = _nonce_ok(claims, expected)
+    if not nonced and abs(issued - expected.now) > expected.window:
+        side = "too old" if issued < expected.now else "in the future"
+        raise ProofError(
+            f"iat {side} (more than {expected.window:g} s from the server time):"
+            " use the DPoP-Nonce header's nonce",
+            nonce=True,
+        )
     if expected.access_token is not None:
         ath = claims.get("ath")
         if not isinstance(ath, str):
             raise ProofError("ath (the access token's hash) required")
         if not hmac.compare_digest(ath, access_token_hash(expected.access_token)):
             raise ProofError("ath does not match the access token")
-    if expected.nonces is not None:
-        nonce = claims.get("nonce")
-        if not isinstance(nonce, str):
-            raise ProofError("a DPoP nonce is required: use the DPoP-Nonce header's", nonce=True)
-        if not expected.nonces.accepts(nonce, expected.now):
-            raise ProofError("DPoP nonce stale or unknown: use the DPoP-Nonce header's", nonce=True)
     return jti
+
+
+def _nonce_ok(claims: dict[str, Any], expected: Expected) -> bool:
+    """Whether the proof carries a nonce the endpoint gave; refuses a stale or unknown one, and
+    a missing one where nonces are required (``use_dpop_nonce``)."""
+    nonce = claims.get("nonce")
+    if nonce is None:
+        if expected.require_nonce:
+            raise ProofError("a DPoP nonce is required: use the DPoP-Nonce header's", nonce=True)
+        return False
+    if not isinstance(nonce, str) or expected.nonces is None:
+        raise ProofError("DPoP nonce stale or unknown: use the DPoP-Nonce header's", nonce=True)
+    if not expected.nonces.accepts(nonce, expected.now):
+        raise ProofError("DPoP nonce stale or unknown: use the DPoP-Nonce header's", nonce=True)
+    return True
 
 
 # -- the Flask glue ----------------------------------------------------------------------------
@@ -472,7 +497,8 @@ def check_request(
         now=state.clock.now(),
         window=dpop.window,
         access_token=access_token,
-        nonces=source if dpop.nonce_required() else None,
+        nonces=source,
+        require_nonce=dpop.nonce_required(),
         jkt=jkt,
     )
     try:
