@@ -411,6 +411,21 @@ def test_a_stolen_token_without_the_key_is_refused_by_the_checking_server():
     assert status == 401
 
 
+def test_a_key_store_failing_at_session_end_still_reports_the_end():
+    """``invalid_grant`` with a key store that cannot delete: still ``SessionExpiredError``."""
+    rig = Rig()
+    rig.expire_access()
+    rig.server.live_refresh.clear()
+
+    async def broken_prune(keep: list, young: bool) -> None:
+        raise DPoPError("IndexedDB could not be opened")
+
+    rig.keys.prune = broken_prune
+    with pytest.raises(SessionExpiredError):
+        rig.get()
+    assert rig.session.tokens is None and rig.store.load() is None
+
+
 def test_the_sync_driver_refuses_to_sign():
     """Synchronous code cannot sign (WebCrypto is async): ``DPoPError``, session kept."""
     rig = Rig()
