@@ -144,12 +144,13 @@ def serve_in_thread(server: ThreadingHTTPServer) -> threading.Thread:
 
 
 def export(target: Path, interpreter: str, api_origin: str) -> None:
-    """Write the deployable site into ``target``: the templates filled in, the site's
-    files, the archive, and only the vendored runtime folders this interpreter loads."""
+    """Write the deployable site into ``target``: the page and this interpreter's config
+    filled in, the site's files, the archive, and only the vendored runtime folders this
+    interpreter loads (export the other ``interpreter`` into the same folder for both)."""
     versions = json.loads((VENDOR / "runtimes.json").read_text())
     runtime = {"mpy": "micropython", "py": "pyodide"}[interpreter]
     target.mkdir(parents=True, exist_ok=True)
-    for name in TEMPLATES:
+    for name in ("index.html", INTERPRETERS[interpreter]):  # the other config: not exported
         (target / name).write_text(fill((HERE / name).read_text(), interpreter, api_origin))
     for name in SITE_FILES:
         shutil.copy2(HERE / name, target / name)

@@ -197,8 +197,8 @@ def load_serve():
 def test_static_site_export_is_filled_in_and_complete(
     tmp_path: Path, interpreter: str, runtime: str
 ):
-    """``serve.py --export`` writes the page and configs with the pinned versions, the
-    archive, and only the runtime folders that interpreter loads."""
+    """``serve.py --export`` writes the page and its config with the pinned versions, the
+    archive, and only the runtime folders that interpreter loads (no config of the other)."""
     serve = load_serve()
     serve.export(tmp_path, interpreter, "https://api.example")
     page = (tmp_path / "index.html").read_text()
@@ -211,3 +211,6 @@ def test_static_site_export_is_filled_in_and_complete(
     assert sorted(path.name for path in (tmp_path / "vendor").iterdir()) == sorted(
         ["pyscript", runtime]
     )
+    for written in tmp_path.glob("*.toml"):  # no config names a runtime that was not exported
+        named = tomllib.loads(written.read_text())["interpreter"]
+        assert (tmp_path / named).is_file(), f"{written.name} names {named}"
