@@ -3,11 +3,13 @@ Chromium's own CPU profiler.
 
 For each page — authfetch alone (``setup()``), the same with DPoP on, and the
 passthrough floor (JavaScript calling one Python function that only calls
-``fetch``) — on each interpreter, it logs in through ``window.peer``, warms up,
-then records a CPU profile (a CDP session: ``Profiler.start`` / ``Profiler.stop``,
-sampling every ``--sampling-us`` µs) over ``--requests`` sequential requests
-through ``peer.fetch`` (for authfetch: ``window.authfetch.fetch``, body read).
-Each profile is saved as a ``.cpuprofile`` (Chrome DevTools → Performance →
+``fetch``) — on each interpreter, every page open at once in its own browser
+context, it logs in through ``window.peer``, then in ``--rounds`` blocks, the
+pages taking turns, warms up and records a CPU profile (a CDP session:
+``Profiler.start`` / ``Profiler.stop``, sampling every ``--sampling-us`` µs) over
+sequential requests through ``peer.fetch`` (for authfetch:
+``window.authfetch.fetch``, body read), ``--requests`` per page in all. Each
+block's profile is saved as a ``.cpuprofile`` (Chrome DevTools → Performance →
 load profile) in ``bench/results/profile/``, and the self time of every sample
 is summed by category, per request, split into the synchronous call (samples
 under the call from the driver's loop) and the rest (the promise callbacks that
@@ -31,6 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from playwright.sync_api import BrowserContext, CDPSession, sync_playwright
+from pytest_authfetch import AuthfetchServer, ServerOptions
+
 from bench.browser import (
     AUTHFETCH_BARE,
     AUTHFETCH_DPOP,
@@ -39,6 +44,9 @@ from bench.browser import (
     PASSTHROUGH,
     ROOT,
     Client,
+    launch,
+    login,
+    open_pages,
 )
 
 RESULTS_DIR = BENCH_DIR / "results" / "profile"
@@ -264,6 +272,21 @@ class Summary:
         """A category's microseconds, in the call and after it."""
         return self.in_call.get(key, 0.0) + self.after.get(key, 0.0)
 
+    def add(self, other: Summary) -> None:
+        """Add another profile's sums (another block of the same page)."""
+        self.requests += other.requests
+        self.wall_us += other.wall_us
+        for mine, theirs in ((self.in_call, other.in_call), (self.after, other.after)):
+            for kind, us in theirs.items():
+                mine[kind] += us
+        for key, function in other.functions.items():
+            if key in self.functions:
+                self.functions[key].us += function.us
+            else:
+                self.functions[key] = Function(
+                    function.name, function.file, function.category, function.us
+                )
+
     def top(self, count: int = 15) -> list[Function]:
         """The functions with the most self time (idle and program included)."""
         return sorted(self.functions.values(), key=lambda f: -f.us)[:count]
@@ -394,6 +417,37 @@ def difference_table(base: Summary, other: Summary, base_label: str, label: str)
     return lines
 
 
+def side_by_side_table(results: Sequence[Profiled]) -> list[str]:
+    """Markdown lines: every page in a column, per category µs per request in the call and
+    in all (``call / all``)."""
+    short = {"floor": "floor", "bare": "authfetch", "dpop": "DPoP"}
+    heads = [
+        f"{short.get(r.page, r.page)}, {INTERPRETERS[r.client.interpreter or 'py'][0]}"
+        for r in results
+    ]
+    lines = [
+        "| µs per request: in the call / all | " + " | ".join(heads) + " |",
+        "| --- |" + " ---: |" * len(results),
+    ]
+    for key, label in CATEGORIES.items():
+        cells = [
+            f"{r.summary.per_request(r.summary.in_call.get(key, 0.0)):.0f} / "
+            f"{r.summary.per_request(r.summary.total(key)):.0f}"
+            for r in results
+        ]
+        if any(cell != "0 / 0" for cell in cells):
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    cells = [
+        f"**{r.summary.per_request(sum(r.summary.in_call.values())):.0f} / "
+        f"{r.summary.per_request(r.summary.wall_us):.0f}**"
+        for r in results
+    ]
+    lines.append("| **all** | " + " | ".join(cells) + " |")
+    busy = [f"{r.summary.per_request(r.summary.busy_us):.0f}" for r in results]
+    lines.append("| busy (all but idle) | " + " | ".join(busy) + " |")
+    return lines
+
+
 @dataclass
 class Profiled:
     """One page's profile: the page, its summary, the measured time, the saved file."""
@@ -419,9 +473,15 @@ def render(results: Sequence[Profiled], command: str, note: str = "") -> str:
         "while the requests ran (the callbacks that bring the response back, reading the "
         "body, the browser's own work, idle).",
     ]
+    if len(results) > 1:
+        lines += ["", "## Side by side", "", *side_by_side_table(results)]
     for result in results:
         summary = result.summary
-        saved = f" Profile: `{result.path.relative_to(ROOT)}`." if result.path else ""
+        saved = (
+            f" Profiles: `{result.path.relative_to(ROOT).parent}/{result.client.key}-*.cpuprofile`."
+            if result.path
+            else ""
+        )
         lines += [
             "",
             f"## {result.client.label}",
@@ -462,12 +522,9 @@ def wasm_names_for(files: Iterable[str]) -> dict[str, dict[int, str]]:
     return names
 
 
-def script_kinds(session: object, profile: Mapping) -> dict[str, str]:
+def script_kinds(session: CDPSession, profile: Mapping) -> dict[str, str]:
     """The kind of each profiled script with no URL, from its source (Debugger domain,
     enabled only after the profile is taken)."""
-    from playwright.sync_api import CDPSession
-
-    assert isinstance(session, CDPSession)
     wanted = {
         str(node["callFrame"]["scriptId"])
         for node in profile["nodes"]
@@ -487,44 +544,57 @@ def script_kinds(session: object, profile: Mapping) -> dict[str, str]:
     return kinds
 
 
-def profile_page(
-    browser: object, origin: str, client: Client, page_name: str, args: argparse.Namespace
-) -> Profiled:
-    """Open the page, log in, warm up, profile ``args.requests`` requests; save and sum."""
-    from playwright.sync_api import Browser
+class PageUnderProfile:
+    """One page open in its own browser context, logged in, profiled block by block."""
 
-    from bench.browser import login, new_context, open_pages
-
-    assert isinstance(browser, Browser)
-    with new_context(browser) as context:
-        page = open_pages(context, origin, client)[0]
-        state = login(page)
+    def __init__(
+        self, context: BrowserContext, origin: str, client: Client, page_name: str
+    ) -> None:
+        """Open ``client``'s page and log in."""
+        self.client, self.page_name = client, page_name
+        self.page = open_pages(context, origin, client)[0]
+        state = login(self.page)
         if not state.get("loggedIn"):
             raise RuntimeError(f"{client.label}: login failed: {state}")
-        page.evaluate(WARMUP_LOOP, [API_PATH, args.warmup])
-        session = context.new_cdp_session(page)
+        self.session = context.new_cdp_session(self.page)
+        self.result: Profiled | None = None
+
+    def block(self, requests: int, warmup: int, sampling_us: int, number: int) -> None:
+        """Warm up, profile ``requests`` requests, save the profile, add it to the result."""
+        self.page.evaluate(WARMUP_LOOP, [API_PATH, warmup])
+        session = self.session
         session.send("Profiler.enable")
-        session.send("Profiler.setSamplingInterval", {"interval": args.sampling_us})
+        session.send("Profiler.setSamplingInterval", {"interval": sampling_us})
         session.send("Profiler.start")
-        result = page.evaluate(PROFILED_LOOP, [API_PATH, args.requests])
+        result = self.page.evaluate(PROFILED_LOOP, [API_PATH, requests])
         profile = session.send("Profiler.stop")["profile"]
         session.send("Profiler.disable")
         if result["failures"]:
-            raise RuntimeError(f"{client.label}: requests failed: {result['failures'][:5]}")
+            raise RuntimeError(f"{self.client.label}: requests failed: {result['failures'][:5]}")
         files = {frame_of(node).file for node in profile["nodes"] if frame_of(node).is_wasm}
         scripts = Scripts(script_kinds(session, profile), wasm_names_for(files))
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"{client.key}.cpuprofile"
-    path.write_text(json.dumps(profile))
-    summary = summarize(profile, args.requests, scripts)
-    return Profiled(client, page_name, summary, float(result["ms"]), path)
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        path = RESULTS_DIR / f"{self.client.key}-{number}.cpuprofile"
+        path.write_text(json.dumps(profile))
+        summary = summarize(profile, requests, scripts)
+        if self.result is None:
+            self.result = Profiled(self.client, self.page_name, summary, float(result["ms"]), path)
+        else:
+            self.result.summary.add(summary)
+            self.result.loop_ms += float(result["ms"])
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
     parser.add_argument("--requests", type=int, default=300, help="requests profiled per page")
-    parser.add_argument("--warmup", type=int, default=WARMUP, help="requests before the profile")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="blocks per page, the pages taking turns (a busy moment hits all of them)",
+    )
+    parser.add_argument("--warmup", type=int, default=WARMUP, help="requests before each block")
     parser.add_argument(
         "--interpreter", choices=["py", "mpy", "both"], default="both", help="which interpreter"
     )
@@ -542,22 +612,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     unknown = [name for name in args.pages if name not in PAGES]
     if unknown:
         parser.error(f"unknown page {', '.join(unknown)}; choose from {', '.join(PAGES)}")
-    if args.requests < 1:
-        parser.error("--requests must be at least 1")
+    if args.requests < 1 or args.rounds < 1:
+        parser.error("--requests and --rounds must be at least 1")
     return args
 
 
 def main(argv: list[str]) -> int:
     """Start the mock server and Chromium, profile each page, print and write the report."""
-    from playwright.sync_api import sync_playwright
-    from pytest_authfetch import AuthfetchServer, ServerOptions
-
-    from bench.browser import launch
-
     args = parse_args(argv)
     interpreters = list(INTERPRETERS) if args.interpreter == "both" else [args.interpreter]
     started = time.perf_counter()
     results: list[Profiled] = []
+    for stale in RESULTS_DIR.glob("*.cpuprofile"):
+        stale.unlink()
     with tempfile.TemporaryDirectory(prefix="authfetch-profile-") as tmp:
         # Long-lived tokens: no refresh falls due while the requests run.
         server = AuthfetchServer.launch(
@@ -567,17 +634,26 @@ def main(argv: list[str]) -> int:
             with sync_playwright() as playwright:
                 browser = launch(playwright)
                 chromium = f"Chromium {browser.version}"
+                pages = []
                 for interpreter in interpreters:
                     for page_name in args.pages:
                         client = PAGES[page_name][interpreter]
-                        print(f"profile: {client.label}", flush=True)
-                        results.append(profile_page(browser, server.url, client, page_name, args))
+                        print(f"profile: opening {client.label}", flush=True)
+                        context = browser.new_context()
+                        pages.append(PageUnderProfile(context, server.url, client, page_name))
+                per_block = -(-args.requests // args.rounds)
+                for number in range(1, args.rounds + 1):
+                    for page in pages:
+                        print(f"profile: round {number}, {page.client.label}", flush=True)
+                        page.block(per_block, args.warmup, args.sampling_us, number)
+                results = [page.result for page in pages if page.result is not None]
                 browser.close()
         finally:
             server.stop()
     command = "make profile" + (f' PROFILE_ARGS="{" ".join(argv)}"' if argv else "")
     note = (
-        f"{chromium}, sampling every {args.sampling_us} µs, {args.warmup} warm-up requests, "
+        f"{chromium}, sampling every {args.sampling_us} µs, every page open at once, "
+        f"{args.rounds} blocks each taking turns, each after {args.warmup} warm-up requests, "
         f"{time.perf_counter() - started:.0f} s in all."
     )
     report = render(results, command, note)

@@ -187,3 +187,17 @@ def test_report_compares_each_page_with_its_floor(page):
     text = render(results, "make profile")
     assert f"## {client.label} against {PASSTHROUGH['mpy'].label}" in text
     assert "| **all** | **700** | **700** | **+0** |" in text
+    assert "| **all** | **400 / 700** | **400 / 700** |" in text
+    assert "| busy (all but idle) | 500 | 500 |" in text
+
+
+def test_blocks_of_one_page_add_up():
+    """Two blocks of the same page sum to one summary with twice the requests."""
+    one = summarize(hand_made(), requests=2, scripts=SCRIPTS)
+    both = summarize(hand_made(), requests=2, scripts=SCRIPTS)
+    both.add(summarize(hand_made(), requests=2, scripts=SCRIPTS))
+    assert both.requests == 4
+    assert both.wall_us == 2 * one.wall_us
+    assert both.total(FETCH) == 2 * one.total(FETCH)
+    assert both.per_request(both.total(MPY_GC)) == one.per_request(one.total(MPY_GC))
+    assert [f.us for f in both.top(3)] == [2 * f.us for f in one.top(3)]
