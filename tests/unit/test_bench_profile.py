@@ -32,8 +32,8 @@ from bench.profile import (
 )
 
 ORIGIN = "http://127.0.0.1:8000"
-MPY = f"{ORIGIN}/vendor/micropython/1.28.0-6/micropython.wasm"
-MPY_JS = f"{ORIGIN}/vendor/micropython/1.28.0-6/micropython.mjs"
+MPY = f"{ORIGIN}/vendor/micropython/v/micropython.wasm"
+MPY_JS = f"{ORIGIN}/vendor/micropython/v/micropython.mjs"
 
 
 def node(key: int, name: str, url: str = "", script: str = "0", children=()) -> dict:
@@ -105,7 +105,7 @@ def test_categories_by_name_url_and_script_kind():
     assert category(Frame("wasm-function[1]", "63d3739a", "56"), scripts) == WASM
     assert category(Frame("js-to-wasm:ii:i", MPY, "24"), scripts) == TRANSITION
     assert category(Frame("obj", MPY_JS, "23"), scripts) == GLUE
-    pyscript = f"{ORIGIN}/vendor/pyscript/0.7.31/core-C9KDLldu.js"
+    pyscript = f"{ORIGIN}/vendor/pyscript/v/core-C9KDLldu.js"
     assert category(Frame("T", pyscript, "30"), scripts) == PYSCRIPT
     assert category(Frame("fetch", f"{ORIGIN}/bench/peers/passthrough.js", "4"), scripts) == DRIVER
 
