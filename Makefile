@@ -24,7 +24,7 @@ FIREFOX_NODE_DONE := firefox_tests/node_modules/.installed
 # The Firefox suite's test files (in firefox_tests/); `make test FIREFOX_ARGS=` skips it.
 FIREFOX_ARGS ?= *.test.mjs
 
-.PHONY: setup run test test-micropython test-firefox lint format docs bench bench-load bench-soak bench-tabs soak screenshots clean
+.PHONY: setup run test test-micropython test-firefox lint format docs bench bench-load bench-soak bench-tabs profile soak screenshots clean
 
 setup: $(VENV_DONE) $(VENDOR_DONE) $(LIB_ARCHIVE) $(LIB_WHEEL) $(PLUGIN_DONE)
 
@@ -109,6 +109,14 @@ bench: setup
 	@$(MAKE) --no-print-directory bench-load bench-soak bench-tabs
 	@chromium=$$(tools/find-chromium.sh) || exit 1; \
 	  AUTHFETCH_CHROMIUM="$$chromium" $(PY) -m bench $(BENCH_ARGS)
+
+# Where the time of one request goes: Chromium's CPU profile of sequential requests on authfetch's
+# bare page, with DPoP, and the passthrough floor, both interpreters (bench/profile.py; about a
+# minute). Tables to bench/results/profile.md, .cpuprofile files (for DevTools) to
+# bench/results/profile/. Not part of make test. PROFILE_ARGS="--requests 500 --interpreter mpy".
+profile: setup
+	@chromium=$$(tools/find-chromium.sh) || exit 1; \
+	  AUTHFETCH_CHROMIUM="$$chromium" $(PY) -m bench.profile $(PROFILE_ARGS)
 
 # Load test (locust, loopback, about 2.5 min): figures to bench/load-results.md.
 bench-load: setup
