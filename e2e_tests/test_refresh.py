@@ -74,6 +74,38 @@ def test_replayed_body_is_byte_for_byte_the_original(page: Page, fresh_server, i
         assert request.headers["content-type"].startswith("application/x-www-form-urlencoded")
 
 
+#: A body of a size pages send (an upload): 200 KB of a known pattern.
+LARGE_BODY = bytes((index * 7) % 256 for index in range(200_000))
+
+
+def test_a_large_body_is_sent_and_replayed_whole(page: Page, fresh_server, interpreter: str):
+    """A 200 KB binary POST hit by expiry is read into Python, sent and replayed byte for
+    byte (MicroPython's frozen pure-Python binascii made this a MemoryError)."""
+    posts: list[Request] = []
+
+    def record(request: Request) -> None:
+        if request.url.endswith("/api/items") and request.method == "POST":
+            posts.append(request)
+
+    page.on("request", record)
+    open_ready_page(page, demo_url(fresh_server.url, interpreter))
+    bridge_login(page)
+    expire_access_token(fresh_server)
+    outcome = page.evaluate(
+        """([size]) => {
+            const body = new Uint8Array(size);
+            for (let i = 0; i < size; i++) body[i] = (i * 7) % 256;
+            return authfetch.fetch('/api/items', {method: 'POST', body,
+                headers: {'Content-Type': 'application/octet-stream'}})
+                .then(r => r.status, e => e.name + ': ' + e.message);
+        }""",
+        [len(LARGE_BODY)],
+    )
+    assert isinstance(outcome, int), outcome  # the API refuses it (size, type): an answer
+    assert len(posts) == 2  # sent, 401, refreshed, replayed
+    assert [request.post_data_buffer == LARGE_BODY for request in posts] == [True, True]
+
+
 def test_dead_refresh_token_returns_to_login_once(
     page: Page, fresh_server: AuthfetchServer, interpreter: str
 ):

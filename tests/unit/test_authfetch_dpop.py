@@ -86,12 +86,12 @@ class FakeKeys:
         self.kept[thumbprint(jwk)] = jwk
         return jwk
 
-    async def sign(self, jkt: str, data: bytes) -> bytes:
-        """The fake signature of the kept key ``jkt``."""
+    async def sign(self, jkt: str, data: str) -> str:
+        """The fake signature of the kept key ``jkt``, base64url (as the edge answers)."""
         if jkt not in self.kept:
             raise DPoPError("the DPoP key of this session is gone")
         self.signed += 1
-        return fake_signature(jkt, data)
+        return b64url(fake_signature(jkt, data.encode()))
 
     async def prune(self, keep: list, young: bool) -> None:
         """Forget every key but ``keep`` (``young`` is recorded only)."""

@@ -15,7 +15,7 @@ command         runs                                        result
 ``Load``        the store's consistent read (under lock)    ``TokenSet | None``
 ``Persist``     the store's consistent write                ``None``
 ``NewProofKey`` the DPoP keys: make a new key pair          its public JWK (``dict``)
-``SignProof``   the DPoP keys: sign with the key ``jkt``    the ES256 signature (64 bytes)
+``SignProof``   the DPoP keys: sign with the key ``jkt``    the ES256 signature, base64url
 ``PruneProofKeys`` the DPoP keys: delete all but ``keep``   ``None``
 ==============  ==========================================  =================================
 """
@@ -66,9 +66,11 @@ class NewProofKey:
 
 
 class SignProof:
-    """Sign ``data`` with the kept DPoP key whose RFC 7638 thumbprint is ``jkt``."""
+    """Sign the text ``data`` (a JWS signing input, ASCII) with the kept DPoP key whose
+    RFC 7638 thumbprint is ``jkt``; the result is the signature as base64url text (text both
+    ways: no bytes cross the FFI)."""
 
-    def __init__(self, jkt: str, data: bytes) -> None:
+    def __init__(self, jkt: str, data: str) -> None:
         self.jkt = jkt
         self.data = data
 

@@ -25,7 +25,7 @@ import hashlib
 import json
 import random
 
-from .claims import b64url
+from .b64 import b64url
 from .commands import NewProofKey, ReadJson, Send, SignProof
 from .errors import DPoPError
 from .events import ROLE_API, ROLE_LOGIN, ROLE_REFRESH
@@ -41,6 +41,9 @@ PROOF_ALG = "ES256"
 PROOF_ERRORS = ("use_dpop_nonce", "invalid_dpop_proof")
 #: Bytes of randomness in a proof's ``jti``.
 JTI_BYTES = 16
+#: Characters of an ES256 signature (64 bytes) in base64url.
+SIGNATURE_CHARS = 86
+_B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 #: Roles of the requests sent to the token endpoint (proof without ``ath``).
 TOKEN_ROLES = (ROLE_LOGIN, ROLE_REFRESH)
 
@@ -91,6 +94,8 @@ class DPoP:
         self.nonces: dict = {}
         #: Per key (its ``x``): the proof header's segment and the key's thumbprint, made once.
         self._keys: dict = {}
+        #: The last access token and its ``ath`` (one hash per token, not per request).
+        self._ath: tuple = ("", "")
 
     def key_parts(self, jwk: dict) -> "tuple[str, str]":
         """The proof header's base64url segment for ``jwk`` and the key's thumbprint."""
@@ -127,7 +132,9 @@ class DPoP:
             "iat": int(server_now),
         }
         if request.token is not None:
-            claims["ath"] = access_token_hash(request.token)
+            if self._ath[0] != request.token:
+                self._ath = (request.token, access_token_hash(request.token))
+            claims["ath"] = self._ath[1]
         nonce = self.nonces.get(self.server(request))
         if nonce is not None:
             claims["nonce"] = nonce
@@ -148,10 +155,17 @@ def proof_flow(dpop: DPoP, request: "ReplayableRequest", jwk: dict, server_now: 
     """Build and sign the proof for one send of ``request`` with the key ``jwk``."""
     header, jkt = dpop.key_parts(jwk)
     signing_input = header + "." + _segment(dpop.claims(request, server_now))
-    signature = yield SignProof(jkt, signing_input.encode())
-    if not isinstance(signature, (bytes, bytearray)) or len(signature) != 64:
-        raise DPoPError("the DPoP key gave no ES256 signature (64 bytes)")
-    return signing_input + "." + b64url(bytes(signature))
+    signature = yield SignProof(jkt, signing_input)
+    if not _is_signature(signature):
+        raise DPoPError("the DPoP key gave no ES256 signature (64 bytes, base64url)")
+    return signing_input + "." + signature
+
+
+def _is_signature(value: "Any") -> bool:
+    """Whether ``value`` is 64 bytes in unpadded base64url."""
+    if not isinstance(value, str) or len(value) != SIGNATURE_CHARS:
+        return False
+    return all(char in _B64URL for char in value)
 
 
 def send_flow(
@@ -228,6 +242,7 @@ def _refusal_text(request: "ReplayableRequest", status: int, error: str) -> str:
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
     from .flow import Flow, Now
     from .policy import AuthConfig

@@ -219,8 +219,9 @@ if TYPE_CHECKING:
         async def create(self) -> dict:
             """Make and keep a new non-extractable P-256 key pair; its public JWK."""
 
-        async def sign(self, jkt: str, data: bytes) -> bytes:
-            """ES256-sign ``data`` with the kept key of thumbprint ``jkt`` (64 bytes, r||s)."""
+        async def sign(self, jkt: str, data: str) -> str:
+            """ES256-sign the text ``data`` with the kept key of thumbprint ``jkt``; the
+            signature (r || s) as base64url text."""
 
         async def prune(self, keep: "list[str]", young: bool) -> None:
             """Delete every kept key but ``keep`` (``young``: and those made lately)."""

@@ -1,7 +1,6 @@
 """The browser client: the core session wired to fetch, storage, Web Locks, events and timers."""
 
 import asyncio
-import binascii
 import json
 import time
 
@@ -28,6 +27,7 @@ from authfetch.core import (
     take_pending,
     without_callback,
 )
+from authfetch.core.b64 import unb64
 from authfetch.core.oauth import page_without_query, same_origin
 from authfetch.core.options import check_values, under_base
 from authfetch.web.chain import run_flow
@@ -155,7 +155,7 @@ def oauth_client(settings: dict, page: str) -> "OAuthClient | None":
 
 def random_bytes(count: int) -> bytes:
     """``count`` bytes from ``crypto.getRandomValues`` (as base64 text across the FFI)."""
-    return binascii.a2b_base64(str(H.randomBase64(count)).encode())
+    return unb64(str(H.randomBase64(count)))
 
 
 class BrowserClock:

@@ -16,7 +16,6 @@ sign-in fails with :class:`~authfetch.core.DPoPError` naming the cause, and
 nothing is stored.
 """
 
-import binascii
 import json
 
 from authfetch.core import DPoPError, thumbprint
@@ -49,18 +48,20 @@ class BrowserKeys:
         _answer(await H.dpopKeep(self.prefix, thumbprint(jwk), made["handle"]))
         return jwk
 
-    async def sign(self, jkt: str, data: bytes) -> bytes:
-        """ES256 signature (r || s, 64 bytes) of ``data`` with the kept key ``jkt``."""
+    async def sign(self, jkt: str, data: str) -> str:
+        """The ES256 signature (r || s) of the text ``data`` with the kept key ``jkt``, as
+        base64url text. Text both ways: JavaScript encodes and signs, so no bytes cross
+        the FFI (MicroPython converts bytes slowly)."""
         return self.signature(await self.start_signing(jkt, data))
 
-    def start_signing(self, jkt: str, data: bytes) -> "Any":
+    def start_signing(self, jkt: str, data: str) -> "Any":
         """The JS promise of :meth:`sign`'s answer (for the promise-chained driver)."""
-        return H.dpopSign(self.prefix, jkt, binascii.b2a_base64(data).decode().strip())
+        return H.dpopSign(self.prefix, jkt, data)
 
     @staticmethod
-    def signature(answer: "Any") -> bytes:
+    def signature(answer: "Any") -> str:
         """The signature in a settled :meth:`start_signing` answer; ``DPoPError`` if none."""
-        return binascii.a2b_base64(str(_answer(answer)).encode())
+        return str(_answer(answer))
 
     async def prune(self, keep: "list[str]", young: bool) -> None:
         """Delete every kept key but ``keep`` (``young``: spare keys made lately)."""

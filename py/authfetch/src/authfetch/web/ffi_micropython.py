@@ -2,11 +2,11 @@
 boundary, proxies cannot be freed, bytes need a conversion, asyncio has no futures."""
 
 import asyncio
-import binascii
 import time
 
 from jsffi import JsException, create_proxy
 
+from authfetch.core.b64 import b64, unb64
 from authfetch.web.jshelpers import H
 
 TYPE_CHECKING = False
@@ -39,12 +39,12 @@ def now() -> float:
 
 def bytes_to_js(data: bytes) -> "Any":
     """``data`` as a ``Uint8Array`` (through base64 text)."""
-    return H.bytesFromBase64(bytes(binascii.b2a_base64(data)).decode().strip())
+    return H.bytesFromBase64(b64(data))
 
 
 def bytes_from_js(buffer: "Any") -> bytes:
     """The bytes of an ``ArrayBuffer`` (through base64 text)."""
-    return bytes(binascii.a2b_base64(str(H.base64FromBuffer(buffer)).encode()))
+    return unb64(str(H.base64FromBuffer(buffer)))
 
 
 def js_error_of(exc: BaseException) -> "Any":

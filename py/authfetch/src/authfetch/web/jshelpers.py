@@ -251,7 +251,8 @@ helpers.dpopKeep = (prefix, jkt, handle) => dpopAnswer(async () => {
   dpop.keys.set(prefix + " " + jkt, pair.privateKey);
   return null;
 });
-helpers.dpopSign = (prefix, jkt, dataBase64) => dpopAnswer(async () => {
+// Signs the text `data` (a JWS signing input); the signature as base64url text.
+helpers.dpopSign = (prefix, jkt, data) => dpopAnswer(async () => {
   const id = prefix + " " + jkt;
   let key = dpop.keys.get(id);
   if (!key) {
@@ -266,8 +267,9 @@ helpers.dpopSign = (prefix, jkt, dataBase64) => dpopAnswer(async () => {
     dpop.keys.set(id, key);
   }
   const signature = await crypto.subtle.sign(
-    {name: "ECDSA", hash: "SHA-256"}, key, helpers.bytesFromBase64(dataBase64));
-  return helpers.base64FromBuffer(signature);
+    {name: "ECDSA", hash: "SHA-256"}, key, new TextEncoder().encode(data));
+  return helpers.base64FromBuffer(signature).replace(/\+/g, "-").replace(/\//g, "_")
+    .replace(/=+$/, "");
 });
 helpers.dpopPrune = (prefix, keepJson, young) => dpopAnswer(async () => {
   const keep = new Set(JSON.parse(keepJson).map((jkt) => prefix + " " + jkt));
