@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import subprocess
@@ -49,7 +50,9 @@ def wait_for(url: str, process: subprocess.Popen, seconds: float = 15) -> None:
             with urllib.request.urlopen(url, timeout=2):
                 return
         except OSError:
-            time.sleep(0.1)
+            # Not listening yet: wait for the server to exit, 0.1 s at most, then ask again.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=0.1)
     raise AssertionError(f"{url} did not answer within {seconds} s")
 
 

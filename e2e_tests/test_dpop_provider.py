@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import BrowserContext, Page, Request
 
-from e2e_tests.conftest import ARM_TAB, READY_TIMEOUT_MS
+from e2e_tests.conftest import READY_TIMEOUT_MS
 from e2e_tests.dpop_client import DPoPKey
 from e2e_tests.oidc_provider import CLIENT_ID, OidcProvider, ProviderFactory, sign_in_at_provider
 from e2e_tests.pagehost import PageHost
@@ -24,6 +24,7 @@ from e2e_tests.test_oidc_provider import (
     LONG_TTL_S,
     SESSION_KEY,
     _blocked_web_font,  # noqa: F401 - autouse: the provider's login page's web font
+    fire_rounds,
     provider_for,
     serve_app,
     sign_in,
@@ -32,7 +33,6 @@ from e2e_tests.test_oidc_provider import (
 
 TABS = 3
 ROUNDS = 10
-REQUESTS_PER_TAB = 3
 BURST = 50
 #: How many DPoP keys the page's IndexedDB holds (every storage key).
 COUNT_KEYS = """() => new Promise((resolve, reject) => {
@@ -172,17 +172,7 @@ def test_three_tabs_ten_rounds_one_key_one_refresh_per_round(
         tab.goto(url)
         wait_ready(tab)
         tabs.append(tab)
-    for tab in tabs:
-        tab.evaluate(ARM_TAB, [provider.api + "/me", REQUESTS_PER_TAB])
-    for round_number in range(1, ROUNDS + 1):
-        provider.advance(LONG_TTL_S + 10)
-        first.evaluate(f"window.__go({round_number})")
-        for tab in tabs:
-            tab.wait_for_function(f"window.__rounds[{round_number}] !== undefined")
-            assert tab.evaluate(f"window.__rounds[{round_number}]") == [200] * REQUESTS_PER_TAB
-        counters = provider.stats()
-        assert counters["invalid_grant"] == 0, f"round {round_number}: {counters}"
-        assert counters["refresh_ok"] == round_number, f"round {round_number}: {counters}"
+    fire_rounds(provider, tabs, ROUNDS)
     assert first.evaluate(COUNT_KEYS) == 1
     assert len({json.dumps(stored(tab)["dpop_jwk"], sort_keys=True) for tab in tabs}) == 1
 

@@ -6,7 +6,17 @@
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
 
-import { INTERPRETERS, READY_TIMEOUT_MS, login, pagePath, sceneTest, state, useFirefox, waitFor } from './harness.mjs';
+import {
+  INTERPRETERS,
+  armTab,
+  countDpopKeys,
+  fireRounds,
+  login,
+  pagePath,
+  sceneTest,
+  state,
+  useFirefox,
+} from './harness.mjs';
 
 const SESSION_KEY = 'authfetch.session';
 // Long-lived access tokens: each round expires them on the server's clock only.
@@ -19,45 +29,6 @@ const env = useFirefox('--reuse-grace', '0', '--access-ttl', String(ACCESS_TTL_S
 /** The demo in the JSON dialect with `dpop: true`. */
 function dpopPath(interpreter) {
   return `${pagePath(interpreter)}&dpop=1`;
-}
-
-/** How many DPoP keys the page's IndexedDB holds. */
-function countKeys() {
-  return new Promise((resolve, reject) => {
-    const open = indexedDB.open('authfetch-dpop', 1);
-    open.onupgradeneeded = () => open.result.createObjectStore('keys');
-    open.onerror = () => reject(open.error);
-    open.onsuccess = () => {
-      const count = open.result.transaction('keys').objectStore('keys').count();
-      count.onsuccess = () => {
-        open.result.close();
-        resolve(count.result);
-      };
-      count.onerror = () => reject(count.error);
-    };
-  });
-}
-
-/** Each tab fires its requests when a BroadcastChannel message arrives (one instant). */
-function armTab(requests) {
-  window.__rounds = {};
-  const fire = (round) =>
-    Promise.all(
-      Array.from({ length: requests }, () =>
-        window.authfetch.fetch('/api/me').then(
-          (response) => response.status,
-          (error) => `${error.name}: ${error.message}`,
-        ),
-      ),
-    ).then((statuses) => {
-      window.__rounds[round] = statuses;
-    });
-  const channel = new BroadcastChannel('authfetch-dpop-go');
-  channel.onmessage = (event) => fire(event.data);
-  window.__go = (round) => {
-    channel.postMessage(round);
-    fire(round);
-  };
 }
 
 for (const interpreter of INTERPRETERS) {
@@ -89,30 +60,28 @@ for (const interpreter of INTERPRETERS) {
       await login(first);
       const tabs = [first];
       for (let index = 1; index < TABS; index += 1) tabs.push(await scene.open({ path: dpopPath(interpreter) }));
-      for (const tab of tabs) await tab.evaluate(armTab, REQUESTS_PER_TAB);
-      for (let round = 1; round <= ROUNDS; round += 1) {
-        await env.server.advance(ACCESS_TTL_S + 10);
-        await first.evaluate((round) => window.__go(round), round);
-        for (const tab of tabs) {
-          await waitFor(tab, (round) => window.__rounds[round] !== undefined, [round], READY_TIMEOUT_MS);
-          const statuses = await tab.evaluate((round) => window.__rounds[round], round);
-          assert.deepEqual(statuses, Array(REQUESTS_PER_TAB).fill(200), `round ${round}, tab ${scene.tabOf(tab)}`);
-        }
-        const counters = await env.server.stats();
-        assert.equal(counters.reuse_detected, 0, `round ${round}: ${JSON.stringify(counters)}`);
-        assert.equal(counters.refresh_ok, round, `round ${round}: ${JSON.stringify(counters)}`);
-      }
-      assert.equal(await first.evaluate(countKeys), 1);
+      for (const tab of tabs) await tab.evaluate(armTab, '/api/me', REQUESTS_PER_TAB);
+      await fireRounds(scene, tabs, {
+        rounds: ROUNDS,
+        requests: REQUESTS_PER_TAB,
+        advance: () => env.server.advance(ACCESS_TTL_S + 10),
+        stats: () => env.server.stats(),
+        check: (counters, round) => {
+          assert.equal(counters.reuse_detected, 0, `round ${round}: ${JSON.stringify(counters)}`);
+          assert.equal(counters.refresh_ok, round, `round ${round}: ${JSON.stringify(counters)}`);
+        },
+      });
+      assert.equal(await first.evaluate(countDpopKeys), 1);
     });
 
     sceneTest(env, interpreter, 'logout deletes the DPoP key', {}, async (scene) => {
       // What it proves: the key lives in IndexedDB while signed in and is gone after logout.
       const page = await scene.open({ path: dpopPath(interpreter) });
       await login(page);
-      assert.equal(await page.evaluate(countKeys), 1);
+      assert.equal(await page.evaluate(countDpopKeys), 1);
       await page.evaluate(() => window.authfetch.logout());
       assert.equal((await state(page)).loggedIn, false);
-      assert.equal(await page.evaluate(countKeys), 0);
+      assert.equal(await page.evaluate(countDpopKeys), 0);
     });
   });
 }

@@ -285,6 +285,68 @@ export function waitFor(page, predicate, args = [], timeout = SOON_MS) {
   return page.waitForFunction(predicate, { polling: 50, timeout }, ...args);
 }
 
+/**
+ * Arms a tab (`page.evaluate(armTab, url, requests)`): `window.__go(round)` fires `requests`
+ * concurrent `authfetch.fetch(url)` in this tab and, through a BroadcastChannel, in every
+ * other armed tab of the profile, so all tabs start in the same event-loop turn, not one
+ * WebDriver round trip apart; `window.__rounds[round]` gets the statuses (or error names).
+ */
+export function armTab(url, requests) {
+  window.__rounds = {};
+  const fire = (round) =>
+    Promise.all(
+      Array.from({ length: requests }, () =>
+        window.authfetch.fetch(url).then(
+          (response) => response.status,
+          (error) => error.name,
+        ),
+      ),
+    ).then((statuses) => {
+      window.__rounds[round] = statuses;
+    });
+  const channel = new BroadcastChannel('authfetch-test-go');
+  channel.onmessage = (event) => fire(event.data);
+  window.__go = (round) => {
+    channel.postMessage(round);
+    fire(round);
+  };
+}
+
+/**
+ * `rounds` rounds over armed `tabs`: `advance()` moves the server's clock past the expiry,
+ * the first tab fires every tab at once, each tab's `requests` calls must all be 200, then
+ * `check(counters, round)` judges `stats()`.
+ */
+export async function fireRounds(scene, tabs, { rounds, requests, advance, stats, check }) {
+  for (let round = 1; round <= rounds; round += 1) {
+    await advance();
+    await tabs[0].evaluate((round) => window.__go(round), round);
+    for (const tab of tabs) {
+      await waitFor(tab, (round) => window.__rounds[round] !== undefined, [round], READY_TIMEOUT_MS);
+      const statuses = await tab.evaluate((round) => window.__rounds[round], round);
+      assert.deepEqual(statuses, Array(requests).fill(200), `round ${round}, tab ${scene.tabOf(tab)}`);
+    }
+    check(await stats(), round);
+  }
+}
+
+/** How many DPoP keys the page's IndexedDB holds (`page.evaluate(countDpopKeys)`). */
+export function countDpopKeys() {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open('authfetch-dpop', 1);
+    open.onupgradeneeded = () => open.result.createObjectStore('keys');
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const count = open.result.transaction('keys').objectStore('keys').count();
+      count.onsuccess = () => {
+        open.result.close();
+        resolve(count.result);
+      };
+      count.onerror = () => reject(count.error);
+    };
+  });
+}
+
 // -- node-oidc-provider (issue 14): the provider, a real page host, and its login page ----
 
 const PROVIDER_SCRIPT = join(ROOT, 'tests', 'oidc_provider', 'provider.mjs');

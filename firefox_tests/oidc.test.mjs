@@ -14,13 +14,15 @@ import {
   PageHost,
   READY_TIMEOUT_MS,
   Scene,
+  armTab,
   authfetchPage,
   blockInternet,
+  countDpopKeys,
+  fireRounds,
   oidcOptions,
   signInThroughProvider,
   state,
   useFirefox,
-  waitFor,
 } from './harness.mjs';
 
 const PAGE_PATH = '/oidc-app.html';
@@ -57,23 +59,6 @@ after(async () => {
     await oidc.host?.close();
   }
 });
-// How many DPoP keys the page's IndexedDB holds.
-function countKeys() {
-  return new Promise((resolve, reject) => {
-    const open = indexedDB.open('authfetch-dpop', 1);
-    open.onupgradeneeded = () => open.result.createObjectStore('keys');
-    open.onerror = () => reject(open.error);
-    open.onsuccess = () => {
-      const count = open.result.transaction('keys').objectStore('keys').count();
-      count.onsuccess = () => {
-        open.result.close();
-        resolve(count.result);
-      };
-      count.onerror = () => reject(count.error);
-    };
-  });
-}
-
 /**
  * A test in a fresh browser context with the provider of `oidc` (BEARER or BOUND) reset
  * and the page on `interpreter` served by the page host (`dpop: true` for BOUND); page
@@ -109,27 +94,10 @@ function oidcTest(oidc, interpreter, name, body) {
   });
 }
 
-/** Each tab fires its requests when a BroadcastChannel message arrives: every tab meets
- * the expiry in the same event-loop turn, not one WebDriver round trip apart. */
-function armTab(api, requests) {
-  window.__rounds = {};
-  const fire = (round) =>
-    Promise.all(
-      Array.from({ length: requests }, () =>
-        window.authfetch.fetch(api + '/me').then(
-          (response) => response.status,
-          (error) => error.name,
-        ),
-      ),
-    ).then((statuses) => {
-      window.__rounds[round] = statuses;
-    });
-  const channel = new BroadcastChannel('authfetch-oidc-go');
-  channel.onmessage = (event) => fire(event.data);
-  window.__go = (round) => {
-    channel.postMessage(round);
-    fire(round);
-  };
+/** Rotation with no grace: no refresh token presented twice, one refresh per round. */
+function noInvalidGrantOneRefreshPerRound(counters, round) {
+  assert.equal(counters.invalid_grant, 0, `round ${round}: ${JSON.stringify(counters)}`);
+  assert.equal(counters.refresh_ok, round, `round ${round}: ${JSON.stringify(counters)}`);
 }
 
 function apiStatus(page, api) {
@@ -174,20 +142,15 @@ for (const interpreter of INTERPRETERS) {
       for (let index = 1; index < TABS; index += 1) tabs.push(await open());
       for (const tab of tabs) {
         assert.equal((await state(tab)).loggedIn, true);
-        await tab.evaluate(armTab, oidc.provider.api, REQUESTS_PER_TAB);
+        await tab.evaluate(armTab, oidc.provider.api + '/me', REQUESTS_PER_TAB);
       }
-      for (let round = 1; round <= ROUNDS; round += 1) {
-        await oidc.provider.advance(ACCESS_TTL_S + 10);
-        await first.evaluate((round) => window.__go(round), round);
-        for (const tab of tabs) {
-          await waitFor(tab, (round) => window.__rounds[round] !== undefined, [round], READY_TIMEOUT_MS);
-          const statuses = await tab.evaluate((round) => window.__rounds[round], round);
-          assert.deepEqual(statuses, Array(REQUESTS_PER_TAB).fill(200), `round ${round}, tab ${scene.tabOf(tab)}`);
-        }
-        const counters = await oidc.provider.stats();
-        assert.equal(counters.invalid_grant, 0, `round ${round}: ${JSON.stringify(counters)}`);
-        assert.equal(counters.refresh_ok, round, `round ${round}: ${JSON.stringify(counters)}`);
-      }
+      await fireRounds(scene, tabs, {
+        rounds: ROUNDS,
+        requests: REQUESTS_PER_TAB,
+        advance: () => oidc.provider.advance(ACCESS_TTL_S + 10),
+        stats: () => oidc.provider.stats(),
+        check: noInvalidGrantOneRefreshPerRound,
+      });
       for (const tab of tabs) assert.equal((await state(tab)).loggedIn, true);
     });
 
@@ -248,30 +211,25 @@ for (const interpreter of INTERPRETERS) {
       await signInThroughProvider(first, oidc.provider);
       const tabs = [first];
       for (let index = 1; index < TABS; index += 1) tabs.push(await open());
-      for (const tab of tabs) await tab.evaluate(armTab, oidc.provider.api, REQUESTS_PER_TAB);
-      for (let round = 1; round <= DPOP_ROUNDS; round += 1) {
-        await oidc.provider.advance(ACCESS_TTL_S + 10);
-        await first.evaluate((round) => window.__go(round), round);
-        for (const tab of tabs) {
-          await waitFor(tab, (round) => window.__rounds[round] !== undefined, [round], READY_TIMEOUT_MS);
-          const statuses = await tab.evaluate((round) => window.__rounds[round], round);
-          assert.deepEqual(statuses, Array(REQUESTS_PER_TAB).fill(200), `round ${round}, tab ${scene.tabOf(tab)}`);
-        }
-        const counters = await oidc.provider.stats();
-        assert.equal(counters.invalid_grant, 0, `round ${round}: ${JSON.stringify(counters)}`);
-        assert.equal(counters.refresh_ok, round, `round ${round}: ${JSON.stringify(counters)}`);
-      }
-      assert.equal(await first.evaluate(countKeys), 1);
+      for (const tab of tabs) await tab.evaluate(armTab, oidc.provider.api + '/me', REQUESTS_PER_TAB);
+      await fireRounds(scene, tabs, {
+        rounds: DPOP_ROUNDS,
+        requests: REQUESTS_PER_TAB,
+        advance: () => oidc.provider.advance(ACCESS_TTL_S + 10),
+        stats: () => oidc.provider.stats(),
+        check: noInvalidGrantOneRefreshPerRound,
+      });
+      assert.equal(await first.evaluate(countDpopKeys), 1);
     });
 
     oidcTest(oidc, interpreter, 'logout deletes the DPoP key', async (scene, open) => {
       // What it proves: the key lives in IndexedDB while signed in and is gone after logout.
       const page = await open();
       await signInThroughProvider(page, oidc.provider);
-      assert.equal(await page.evaluate(countKeys), 1);
+      assert.equal(await page.evaluate(countDpopKeys), 1);
       await page.evaluate(() => window.authfetch.logout());
       assert.equal((await state(page)).loggedIn, false);
-      assert.equal(await page.evaluate(countKeys), 0);
+      assert.equal(await page.evaluate(countDpopKeys), 0);
     });
   });
 }

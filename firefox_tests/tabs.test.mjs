@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
 
-import { INTERPRETERS, SOON_MS, login, sceneTest, state, useFirefox, waitFor } from './harness.mjs';
+import { INTERPRETERS, SOON_MS, armTab, login, sceneTest, state, useFirefox, waitFor } from './harness.mjs';
 
 /** Rounds of each tab test; `AUTHFETCH_FIREFOX_ROUNDS` runs more (`make bench-tabs` runs
  * 100 in Chromium). Ten keep `make test` under 20 minutes. */
@@ -20,29 +20,6 @@ const REQUESTS_PER_TAB = 3;
 // absolute session lifetime is lifted so that many rounds of 610 s fit in one login.
 const ACCESS_TTL_S = 600;
 const env = useFirefox('--reuse-grace', '0', '--access-ttl', `${ACCESS_TTL_S}`, '--refresh-ttl', '100000000');
-
-// Each tab fires its requests when a BroadcastChannel message arrives, so all tabs start
-// in the same event-loop turn, not one WebDriver round trip apart.
-function armTab(requests) {
-  window.__rounds = {};
-  const fire = (round) =>
-    Promise.all(
-      Array.from({ length: requests }, () =>
-        window.authfetch.fetch('/api/me').then(
-          (response) => response.status,
-          (error) => error.name,
-        ),
-      ),
-    ).then((statuses) => {
-      window.__rounds[round] = statuses;
-    });
-  const channel = new BroadcastChannel('authfetch-test-go');
-  channel.onmessage = (event) => fire(event.data);
-  window.__go = (round) => {
-    channel.postMessage(round);
-    fire(round);
-  };
-}
 
 // Removes Web Locks before any script of the page runs (like a page that is not a secure
 // context, where `navigator.locks` does not exist): the cross-tab lock is then the lease.
@@ -67,7 +44,7 @@ async function recover(scene, first, tabs) {
 async function runRounds(scene, first, tabs, roundTimeout = SOON_MS) {
   for (const tab of tabs) {
     assert.equal((await state(tab)).loggedIn, true);
-    await tab.evaluate(armTab, REQUESTS_PER_TAB);
+    await tab.evaluate(armTab, '/api/me', REQUESTS_PER_TAB);
   }
   const failures = [];
   const unauthorized = []; // 401s per round: how many requests met the expiry together
