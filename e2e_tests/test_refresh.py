@@ -43,9 +43,8 @@ def test_fifty_concurrent_requests_at_expiry_share_one_refresh(
     assert counters["reuse_detected"] == 0
 
 
-def test_replayed_body_is_byte_for_byte_the_original(page: Page, fresh_server, interpreter: str):
-    """A POST hit by expiry is replayed with exactly the bytes and type first sent,
-    for a JSON string and for a URLSearchParams body that fetch encodes itself."""
+def signed_in_recording_posts(page: Page, server: AuthfetchServer, interpreter: str) -> list:
+    """Open the demo signed in; the list that every ``POST /api/items`` it sends goes into."""
     posts: list[Request] = []
 
     def record(request: Request) -> None:
@@ -53,8 +52,15 @@ def test_replayed_body_is_byte_for_byte_the_original(page: Page, fresh_server, i
             posts.append(request)
 
     page.on("request", record)
-    open_ready_page(page, demo_url(fresh_server.url, interpreter))
+    open_ready_page(page, demo_url(server.url, interpreter))
     bridge_login(page)
+    return posts
+
+
+def test_replayed_body_is_byte_for_byte_the_original(page: Page, fresh_server, interpreter: str):
+    """A POST hit by expiry is replayed with exactly the bytes and type first sent,
+    for a JSON string and for a URLSearchParams body that fetch encodes itself."""
+    posts = signed_in_recording_posts(page, fresh_server, interpreter)
     inits = (
         "{method: 'POST', headers: {'Content-Type': 'application/json'},"
         " body: JSON.stringify({title: 'caf\\u00e9 \\u2615'})}",
@@ -81,15 +87,7 @@ LARGE_BODY = bytes((index * 7) % 256 for index in range(200_000))
 def test_a_large_body_is_sent_and_replayed_whole(page: Page, fresh_server, interpreter: str):
     """A 200 KB binary POST hit by expiry is read into Python, sent and replayed byte for
     byte (MicroPython's frozen pure-Python binascii made this a MemoryError)."""
-    posts: list[Request] = []
-
-    def record(request: Request) -> None:
-        if request.url.endswith("/api/items") and request.method == "POST":
-            posts.append(request)
-
-    page.on("request", record)
-    open_ready_page(page, demo_url(fresh_server.url, interpreter))
-    bridge_login(page)
+    posts = signed_in_recording_posts(page, fresh_server, interpreter)
     expire_access_token(fresh_server)
     outcome = page.evaluate(
         """([size]) => {

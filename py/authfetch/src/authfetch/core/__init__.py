@@ -1,7 +1,7 @@
 """The pure core of authfetch: no ``js``/``pyscript``/``pyodide`` imports, no I/O.
 
-Runs under CPython and MicroPython alike: only ``json``, ``binascii`` (``ubinascii``), ``time``,
-``asyncio`` and ``random`` of the standard library, plain classes, and
+Runs under CPython and MicroPython alike: only ``json``, ``binascii`` (``ubinascii``),
+``hashlib``, ``time``, ``asyncio`` and ``random`` of the standard library, plain classes, and
 annotations as strings (the interfaces in :mod:`.ports` exist for the type
 checker only).
 """
