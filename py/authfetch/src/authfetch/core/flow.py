@@ -45,8 +45,8 @@ def request_flow(
     streaming body raises ``NotReplayableError`` instead of a replay (after the
     refresh, so a rebuilt request will succeed).
     """
-    url = config.resolve(request.url)
-    if not config.bearer_allowed(url) or "authorization" in request.headers:
+    url, bearer = config.target(request.url)
+    if not bearer or "authorization" in request.headers:
         return (yield Send(request.derive(url)))
     tokens = machine.tokens
     if tokens is not None and config.needs_refresh(tokens, now()):

@@ -104,6 +104,10 @@ def _call_claims(decode_claims: "Callable[[str], Any] | None", access_token: "An
     return claims if isinstance(claims, dict) else {}
 
 
+#: How many request URLs :meth:`AuthConfig.target` remembers before it starts again.
+TARGETS_KEPT = 64
+
+
 class AuthConfig:
     """Settings of an authfetch session plus the decisions that depend only on them.
 
@@ -131,6 +135,10 @@ class AuthConfig:
     sign-in is the authorization code flow (:mod:`.oauth`). ``dpop`` (a
     :class:`~.dpop.DPoP`) binds the tokens to a key: every sign-in, refresh and
     request to an allow-listed origin carries a proof (RFC 9449, :mod:`.dpop`).
+    ``request_events=False``: the drivers do not make the events of each send
+    (``request``, ``response``, ``refresh``, ``refreshed``, ``network-error``), for a
+    caller with nobody listening to them (the browser edge without ``on_event``);
+    the session's own events (tokens, logout...) are made either way.
     """
 
     def __init__(
@@ -156,6 +164,7 @@ class AuthConfig:
         on_event: "Callable[[Event], object] | None" = None,
         oauth: "OAuthClient | None" = None,
         dpop: "DPoP | None" = None,
+        request_events: bool = True,
     ) -> None:
         self.api_base = api_base
         self.base_url = base_url or api_base
@@ -169,6 +178,8 @@ class AuthConfig:
         origins = allowed_origins if allowed_origins is not None else [api_base]
         self.allowed_origins = {origin(resolve(o, self.base_url)) for o in origins}
         self._auth_endpoints: list = []
+        #: request URL -> (resolved URL, may carry the bearer): see :meth:`target`.
+        self._targets: dict = {}
         self.use_provider_endpoints()
         self.leeway = leeway
         self.is_token_expired = is_token_expired or default_token_expired
@@ -182,6 +193,8 @@ class AuthConfig:
         self.on_refresh_error = on_refresh_error
         self.on_logout = on_logout
         self.on_event = on_event
+        #: Whether the drivers make the per-request events (see the class docstring).
+        self.request_events = request_events
 
     def use_provider_endpoints(self) -> None:
         """Take the endpoints of :attr:`oauth` (after discovery): the token endpoint refreshes,
@@ -196,6 +209,7 @@ class AuthConfig:
         self._auth_endpoints = [
             _endpoint_key(e) for e in (self.refresh_endpoint, self.login_endpoint) if e
         ]
+        self._targets = {}
 
     def resolve(self, url: str) -> str:
         """Resolve a request URL against ``base_url``."""
@@ -218,6 +232,21 @@ class AuthConfig:
         return (
             key is not None and key[0] in self.allowed_origins and key not in self._auth_endpoints
         )
+
+    def target(self, url: str) -> "tuple[str, bool]":
+        """``(resolve(url), bearer_allowed(resolved))``, the two facts every request needs,
+        remembered per URL (a page asks for the same few URLs again and again; parsing them
+        is most of the Python a request runs, on MicroPython). The memory is cleared when
+        the endpoints change, and when it holds :data:`TARGETS_KEPT` URLs."""
+        known = self._targets.get(url)
+        if known is not None:
+            return known
+        resolved = self.resolve(url)
+        known = (resolved, self.bearer_allowed(resolved))
+        if len(self._targets) >= TARGETS_KEPT:
+            self._targets = {}
+        self._targets[url] = known
+        return known
 
     def should_retry(self, request: "ReplayableRequest", response: "Response") -> bool:
         """Tell whether ``response`` to a sent ``request`` calls for refresh-and-replay.

@@ -76,7 +76,9 @@ class Headers:
 
     def copy(self) -> "Headers":
         """Return an independent copy."""
-        return Headers(self.items())
+        clone = Headers()
+        clone._items = dict(self._items)
+        return clone
 
 
 def body_bytes(body: "Any", headers: Headers) -> "bytes | None":
@@ -130,7 +132,7 @@ class ReplayableRequest:
         self.method = method.upper()
         self.headers = headers.copy() if isinstance(headers, Headers) else Headers(headers)
         self.stream = bool(stream)
-        self.body = body if self.stream else body_bytes(body, self.headers)
+        self.body = body if self.stream or body is None else body_bytes(body, self.headers)
         self.retry = bool(retry)
         self.options = options
         self.token: str | None = None

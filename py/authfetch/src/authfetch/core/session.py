@@ -532,7 +532,9 @@ class AuthSession(SessionCore):
     async def _send(self, command: Send) -> "Any":
         """Send with the request's events; a timeout becomes a ``TransportError``."""
         request = command.request
-        self.emit(send_event(request))
+        told = self.config.request_events
+        if told:
+            self.emit(send_event(request))
         try:
             if command.timeout is None:
                 response = await self.transport.send(request)
@@ -541,12 +543,15 @@ class AuthSession(SessionCore):
                 response = await asyncio.wait_for(sending, command.timeout)
         except asyncio.TimeoutError:  # noqa: UP041 - MicroPython's is not the builtin one
             error = TransportTimeoutError("no answer in " + str(command.timeout) + " s")
-            self.emit(answer_event(request, None, error))
+            if told:
+                self.emit(answer_event(request, None, error))
             raise error  # noqa: B904 - MicroPython prints a warning for chained raises
         except TransportError as exc:
-            self.emit(answer_event(request, None, exc))
+            if told:
+                self.emit(answer_event(request, None, exc))
             raise
-        self.emit(answer_event(request, response.status))
+        if told:
+            self.emit(answer_event(request, response.status))
         return response
 
 

@@ -162,13 +162,17 @@ class SyncAuthSession(SessionCore):
     def _send(self, command: Send) -> "Any":
         """Send with the request's events and the command's timeout."""
         request = command.request
-        self.emit(send_event(request))
+        told = self.config.request_events
+        if told:
+            self.emit(send_event(request))
         try:
             response = self.transport.send(request, command.timeout)
         except TransportError as exc:
-            self.emit(answer_event(request, None, exc))
+            if told:
+                self.emit(answer_event(request, None, exc))
             raise
-        self.emit(answer_event(request, response.status))
+        if told:
+            self.emit(answer_event(request, response.status))
         return response
 
 

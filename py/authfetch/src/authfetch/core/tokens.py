@@ -78,6 +78,8 @@ class TokenSet:
         self.dpop_jwk = dpop_jwk or None
         if self.token_type.lower() == "dpop" and self.dpop_jwk is None:
             raise ValueError("a DPoP token set needs its key (dpop_jwk)")
+        #: ``(leeway asked, leeway in force)``, remembered by :meth:`needs_refresh`.
+        self._due: tuple | None = None
 
     @property
     def bound(self) -> bool:
@@ -105,10 +107,16 @@ class TokenSet:
         return max(0.0, chosen)
 
     def needs_refresh(self, now: float, leeway: "float | None" = None) -> bool:
-        """Tell whether a refresh is due at local time ``now`` (refreshable tokens only)."""
-        if self.refresh_token is None:
+        """Tell whether a refresh is due at local time ``now`` (refreshable tokens only).
+
+        The leeway in force is worked out once per ``leeway`` asked (every request asks).
+        """
+        if self.refresh_token is None or self.expires_at is None:
             return False
-        return needs_refresh(self.expires_at, now, self.leeway(leeway), self.skew)
+        due = self._due
+        if due is None or due[0] != leeway:
+            due = self._due = (leeway, self.leeway(leeway))
+        return now + self.skew >= self.expires_at - due[1]  # as expiry.needs_refresh
 
     def is_expired(self, now: float) -> bool:
         """Tell whether the access token is past its expiry at local time ``now``."""

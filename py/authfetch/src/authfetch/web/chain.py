@@ -21,7 +21,7 @@ from authfetch.core import (
 )
 from authfetch.web.dpop import BrowserKeys
 from authfetch.web.ffi import SETTLER, reject_with, spawn
-from authfetch.web.transport import transport_error
+from authfetch.web.transport import Response, transport_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -43,20 +43,24 @@ def run_flow(
 
     The one dispatch of this driver: ``Send`` goes to the transport's promise,
     ``Refresh`` to the session's single flight, ``SignProof`` (DPoP) to WebCrypto's
-    promise; anything else (a body read) to the session's own async dispatch.
+    promise; anything else (a body read) to the session's own async dispatch. The
+    flow is stepped through :func:`_to_the_end`, whose last command is its result:
+    no ``StopIteration`` is raised on the common path (MicroPython raises exceptions
+    through a JavaScript throw, which costs more than the rest of a step).
     """
+    steps = _to_the_end(flow)
 
     def step(value: "Any" = None, error: "BaseException | None" = None) -> None:
         try:
-            command = flow.send(value) if error is None else flow.throw(error)
-        except StopIteration as stop:
-            resolve(stop.value)
-            return
+            command = steps.send(value) if error is None else steps.throw(error)
         except Exception as exc:  # every failure must reach the JS caller
             reject_with(reject, exc)
             return
         if isinstance(command, Send):
             _send(session, transport, command, step)
+        elif isinstance(command, _Result):
+            result = command.value
+            resolve(result.js if isinstance(result, Response) else result)
         elif isinstance(command, Refresh):
             spawn(_refresh(session.refresh, command.stale, step))
         elif isinstance(command, SignProof) and isinstance(session.keys, BrowserKeys):
@@ -67,18 +71,35 @@ def run_flow(
     step()
 
 
+class _Result:
+    """The last command of :func:`_to_the_end`: the flow's result."""
+
+    def __init__(self, value: "Any") -> None:
+        self.value = value
+
+
+def _to_the_end(flow: "Any") -> "Any":
+    """``flow``'s commands, then its result as a :class:`_Result` (never resumed after)."""
+    result = yield from flow
+    yield _Result(result)
+
+
 def _send(session: "AuthSession", transport: "FetchTransport", command: Send, step: "Any") -> None:
     """Start the send; step the flow with the response, or throw the network error in."""
     request = command.request
-    session.emit(send_event(request))
+    told = session.config.request_events
+    if told:
+        session.emit(send_event(request))
 
     def settled(ok: bool, value: "Any") -> None:
         if ok:
-            session.emit(answer_event(request, int(value.status)))
+            if told:
+                session.emit(answer_event(request, value.status))
             step(value, None)
         else:
             error = transport_error(value)
-            session.emit(answer_event(request, None, error))
+            if told:
+                session.emit(answer_event(request, None, error))
             step(None, error)
 
     transport.start(request, settled, command.timeout)

@@ -211,6 +211,7 @@ class AuthFetch:
             refresh_attempts=settings["refresh_attempts"],
             refresh_timeout=settings["refresh_timeout"] or None,
             on_event=self._core_event,
+            request_events=settings["on_event"] is not None,
             oauth=self.oauth,
             dpop=DPoP(random_bytes) if settings["dpop"] else None,
         )
@@ -564,10 +565,10 @@ def error_detail(exc: Exception) -> dict:
     }
 
 
-def _settle_with(resolve: "Any", reject: "Any") -> "Callable[[bool, Any], None]":
+def _settle_with(resolve: "Any", reject: "Any") -> "Callable[..., None]":
     """A :class:`Settler` callback passing a JS promise's outcome to ``resolve``/``reject``."""
 
-    def settled(ok: bool, value: "Any") -> None:
+    def settled(ok: bool, value: "Any", _status: int = 0) -> None:
         if ok:
             resolve(value)
         else:

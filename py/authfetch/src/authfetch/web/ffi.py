@@ -6,7 +6,6 @@ here by ``sys.implementation.name``; everything below and every other module of
 ``authfetch.web`` is written once.
 """
 
-import asyncio
 import json
 import sys
 
@@ -63,7 +62,6 @@ __all__ = [
     "proxy",
     "reject_with",
     "release",
-    "settled_fetch",
     "spawn",
 ]
 
@@ -138,17 +136,39 @@ class Settler:
         self._pending: dict = {}
         self._next = 0
         self._callback = proxy(self._settled)
+        # The helpers, looked up once (each lookup on a JS object crosses the FFI).
+        self._settle, self._send, self._request = H.settle, H.send, H.request
 
     def then(self, promise: "Any", on_done: "Callable[[bool, Any], None]") -> None:
         """Call ``on_done(True, value)`` or ``on_done(False, error)`` when ``promise`` settles."""
-        H.settle(promise, self._register(on_done), self._callback)
+        self._settle(promise, self._register(on_done), self._callback)
 
     def fetch(
-        self, url: "Any", init: "Any", timeout_ms: int, on_done: "Callable[[bool, Any], None]"
+        self, url: "Any", init: "Any", timeout_ms: int, on_done: "Callable[..., None]"
     ) -> None:
-        """``fetch(url, init)`` (aborted after ``timeout_ms``, 0: never), then ``on_done``;
-        a network error arrives as fetch's own error (boxed)."""
-        H.send(url, init, timeout_ms, self._register(on_done), self._callback)
+        """``fetch(url, init)`` (aborted after ``timeout_ms``, 0: never), then
+        ``on_done(True, response, status)`` or ``on_done(False, error)``; a network error
+        arrives as fetch's own error (boxed)."""
+        self._send(url, init, timeout_ms, self._register(on_done), self._callback)
+
+    def request(
+        self,
+        url: str,
+        caller: "Any",
+        method: str,
+        headers_json: str,
+        body: "Any",
+        stream: bool,
+        timeout_ms: int,
+        on_done: "Callable[..., None]",
+    ) -> None:
+        """:meth:`fetch` with the init made in JavaScript, in one call: the caller's send
+        options (``caller``, a JS init or ``None``), ``method``, the headers as JSON pairs,
+        the body (a ``Uint8Array``, a stream, or ``None``)."""
+        self._request(
+            url, caller, method, headers_json, body, stream, timeout_ms,
+            self._register(on_done), self._callback,
+        )  # fmt: skip
 
     def _register(self, on_done: "Callable[[bool, Any], None]") -> int:
         """A new id for ``on_done``."""
@@ -156,29 +176,19 @@ class Settler:
         self._pending[self._next] = on_done
         return self._next
 
-    def _settled(self, step_id: int, ok: bool, value: "Any") -> None:
-        """JavaScript's report for ``step_id``."""
+    def _settled(self, step_id: int, ok: bool, value: "Any", status: "Any" = None) -> None:
+        """JavaScript's report for ``step_id`` (a fetch's answer comes with its ``status``)."""
         on_done = self._pending.pop(int(step_id), None)
-        if on_done is not None:
+        if on_done is None:
+            return
+        if status is None:
             on_done(bool(ok), value)
+        else:
+            on_done(True, value, int(status))
 
 
 #: The page's one :class:`Settler`.
 SETTLER = Settler()
-
-
-async def settled_fetch(url: "Any", init: "Any", timeout_ms: int) -> "tuple[bool, Any]":
-    """``await`` a :meth:`Settler.fetch`: ``(True, response)`` or ``(False, boxed error)``."""
-    done = asyncio.Event()
-    result: list = []
-
-    def settled(ok: bool, value: "Any") -> None:
-        result.append((ok, value))
-        done.set()
-
-    SETTLER.fetch(url, init, timeout_ms, settled)
-    await done.wait()
-    return result[0]
 
 
 class Timer:

@@ -119,9 +119,19 @@ helpers.settle = (promise, id, callback) => {
 };
 
 // fetch and settle in JavaScript: a promise made by a call from Python would reach
-// its handlers on Pyodide with a PythonError in place of fetch's own TypeError.
+// its handlers on Pyodide with a PythonError in place of fetch's own TypeError. The
+// answer comes with its status: callback(id, true, response, status).
+const settleFetch = (promise, id, callback) => {
+  promise.then((response) => callback(id, true, response, response.status),
+    (error) => callback(id, false, helpers.box(error)));
+};
 helpers.send = (url, init, ms, id, callback) =>
-  helpers.settle(helpers.fetch(url, init, ms), id, callback);
+  settleFetch(helpers.fetch(url, init, ms), id, callback);
+
+// One send of the core's request, in one call from Python: its init made here (see makeInit).
+helpers.request = (url, caller, method, headersJson, body, stream, ms, id, callback) =>
+  settleFetch(helpers.fetch(url, helpers.makeInit(caller, method, headersJson, body, stream), ms),
+    id, callback);
 
 // navigator.locks, with a timeout and a cancel that never leaves the lock held.
 helpers.lock = (name, ms) => {

@@ -1,11 +1,12 @@
 """The browser's ``fetch`` as the core's transport, and requests/responses across the FFI."""
 
+import asyncio
 import json
 
 import js
 
 from authfetch.core import ReplayableRequest, TransportError, TransportTimeoutError
-from authfetch.web.ffi import SETTLER, H, bytes_from_js, bytes_to_js, settled_fetch
+from authfetch.web.ffi import SETTLER, H, bytes_from_js, bytes_to_js
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -29,15 +30,35 @@ class JsHeaders:
 
 
 class Response:
-    """A ``fetch`` response for Python callers; ``.js`` is the real JS ``Response``."""
+    """A ``fetch`` response for Python callers; ``.js`` is the real JS ``Response``.
 
-    def __init__(self, js_response: "Any") -> None:
-        """Wrap ``js_response``."""
+    ``status`` is read once (or given by the JavaScript that saw the answer); ``ok``,
+    ``url`` and ``headers`` are read from the JS object when asked for: a request that
+    only needs the status crosses into JavaScript for nothing else.
+    """
+
+    def __init__(self, js_response: "Any", status: "int | None" = None) -> None:
+        """Wrap ``js_response`` (whose ``status`` may be given)."""
         self.js = js_response
-        self.status: int = int(js_response.status)
-        self.ok: bool = bool(js_response.ok)
-        self.url: str = str(js_response.url)
-        self.headers = JsHeaders(js_response.headers)
+        self.status: int = int(js_response.status) if status is None else status
+        self._headers: JsHeaders | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the status is 2xx (as ``Response.ok``)."""
+        return 200 <= self.status <= 299
+
+    @property
+    def url(self) -> str:
+        """The response's URL (after redirects)."""
+        return str(self.js.url)
+
+    @property
+    def headers(self) -> JsHeaders:
+        """The response's headers, case-insensitive and read-only."""
+        if self._headers is None:
+            self._headers = JsHeaders(self.js.headers)
+        return self._headers
 
     async def json(self) -> "Any":
         """The body decoded as JSON (read as text: no JS numbers cross the boundary)."""
@@ -80,28 +101,37 @@ class FetchTransport:
         on_done: "Callable[[bool, Any], None]",
         timeout: "float | None" = None,
     ) -> None:
-        """Call ``fetch`` now; ``on_done(True, response)`` or ``on_done(False, boxed error)``."""
-        SETTLER.fetch(*self._fetch_arguments(request, timeout), on_done)
-
-    def _fetch_arguments(
-        self, request: ReplayableRequest, timeout: "float | None"
-    ) -> "tuple[str, Any, int]":
-        """``fetch``'s URL and init for ``request``, and its timeout in ms (0: none)."""
+        """Call ``fetch`` now; ``on_done(True, Response)`` or ``on_done(False, boxed error)``."""
         options = request.options or {}
         if request.stream:
             body = request.body
         else:
             body = None if request.body is None else bytes_to_js(request.body)
-        headers = json.dumps([list(pair) for pair in request.headers.items()])
-        init = H.makeInit(options.get("js_init"), request.method, headers, body, request.stream)
-        return request.url, init, int(timeout * 1000) if timeout else 0
+        headers = json.dumps(request.headers.items())  # [[name, value], ...]
+
+        def answered(ok: bool, value: "Any", status: int = 0) -> None:
+            on_done(ok, Response(value, status) if ok else value)
+
+        SETTLER.request(
+            request.url, options.get("js_init"), request.method, headers, body, request.stream,
+            int(timeout * 1000) if timeout else 0, answered,
+        )  # fmt: skip
 
     async def send(self, request: ReplayableRequest, timeout: "float | None" = None) -> Response:
         """Send once; a network failure raises :class:`TransportError` (``.js_error`` kept)."""
-        ok, js_response = await settled_fetch(*self._fetch_arguments(request, timeout))
+        done = asyncio.Event()
+        outcome: list = []
+
+        def settled(ok: bool, value: "Any") -> None:
+            outcome.append((ok, value))
+            done.set()
+
+        self.start(request, settled, timeout)
+        await done.wait()
+        ok, value = outcome[0]
         if not ok:
-            raise transport_error(js_response)
-        return Response(js_response)
+            raise transport_error(value)
+        return value
 
 
 def simple_request(description: dict, init: "Any") -> "ReplayableRequest | None":
