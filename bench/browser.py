@@ -14,7 +14,7 @@ request of the context through Playwright and turns the HTTP cache off, so the
 route is removed as soon as the pages are loaded: the measured API traffic
 goes straight to the server. Start-up and memory, which need the cache, load
 every page (the demo too) from :class:`StaticServer`, which serves the bench's
-files and the project's ``/vendor/`` and ``/authfetch.tar.gz`` with the project's
+files and the project's ``/vendor/`` and the library archives with the project's
 caching and passes everything else (the demo page, ``/api``, ``/auth``) to the
 API server, so the first authorized request stays on the page's origin.
 """
@@ -248,6 +248,10 @@ def bare_page(interpreter: str, title: str, script: str, config: str, module: st
     return render(BARE_PAGE, values)
 
 
+#: The library archive each interpreter's configs name, as the guide says (docs/embed.md).
+ARCHIVES = {"py": "authfetch.tar.gz", "mpy": "authfetch-mpy.tar.gz"}
+
+
 def bare_config(interpreter: str, library: bool) -> str:
     """A PyScript config: the vendored ``interpreter``, and with ``library`` the authfetch
     archive (the same one line as the project's configs); no packages."""
@@ -255,7 +259,7 @@ def bare_config(interpreter: str, library: bool) -> str:
     version = runtime_versions(ROOT / "vendor")[folder]
     lines = [f'interpreter = "/vendor/{folder}/{version}/{entry}"']
     if library:
-        lines += ["", "[files]", '"/authfetch.tar.gz" = "./*"']
+        lines += ["", "[files]", f'"/{ARCHIVES[interpreter]}" = "./*"']
     return "\n".join(lines) + "\n"
 
 
@@ -380,7 +384,7 @@ def static_entry(url_path: str) -> tuple[bytes, str, str, str] | None:
     and ETag; ``None`` for what it passes to the API server.
 
     The peer pages and packages of ``bench/``, the generated pages, the project's
-    ``/vendor/`` files and ``/authfetch.tar.gz``, cached the way the project's server
+    ``/vendor/`` files and the library archives, cached the way the project's server
     caches them (versioned packages and vendored files for good, the rest revalidated).
     """
     if url_path in GENERATED:
@@ -391,8 +395,8 @@ def static_entry(url_path: str) -> tuple[bytes, str, str, str] | None:
     if path is not None:
         cache = IMMUTABLE if url_path.startswith("/bench/node_modules/") else REVALIDATE
         return path.read_bytes(), content_type(path), cache, file_etag(path)
-    if url_path == "/authfetch.tar.gz":
-        path = ROOT / "build" / "authfetch.tar.gz"
+    if url_path.lstrip("/") in ARCHIVES.values():
+        path = ROOT / "build" / url_path.lstrip("/")
         return path.read_bytes(), "application/gzip", REVALIDATE, file_etag(path)
     parts = [part for part in unquote(url_path).split("/") if part]
     if len(parts) < 2 or parts[0] != "vendor" or ".." in parts:

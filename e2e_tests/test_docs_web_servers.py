@@ -161,7 +161,7 @@ def test_nginx_settings_work(page: Page, tmp_path: Path, authfetch_server_factor
         assert r.headers["Content-Type"] == "text/javascript"
         assert "immutable" in r.headers["Cache-Control"]
     request = urllib.request.Request(
-        site + "/authfetch.tar.gz", headers={"Accept-Encoding": "gzip"}
+        site + "/authfetch-mpy.tar.gz", headers={"Accept-Encoding": "gzip"}
     )
     with urllib.request.urlopen(request) as answer:
         assert answer.headers["Content-Type"] == "application/gzip"

@@ -12,11 +12,14 @@ from pytest_authfetch import AuthfetchServer
 
 from e2e_tests.conftest import READY_TIMEOUT_MS
 
-# Imports the library's package root and core, then marks <html> for the test.
+# Imports the library's package root and core, then marks <html> for the test: the version,
+# and the file the core came from (MicroPython: the bytecode compiled by the set-up).
 PROBE = """
 import js
 import authfetch
+import authfetch.core
 from authfetch.core import claims
+js.document.documentElement.setAttribute("data-core", authfetch.core.__file__)
 js.document.documentElement.setAttribute("data-probe", "imported " + authfetch.__version__)
 """
 
@@ -27,18 +30,27 @@ def probe_main(route: Route) -> None:
 
 
 @pytest.mark.parametrize(
-    ("query", "name", "other"),
-    [("", "Pyodide", "mpy"), ("?interpreter=py", "Pyodide", "mpy"),
-     ("?interpreter=mpy", "MicroPython", "py")],
+    ("query", "name", "other", "core"),
+    [("", "Pyodide", "mpy", "authfetch/core/__init__.py"),
+     ("?interpreter=py", "Pyodide", "mpy", "authfetch/core/__init__.py"),
+     ("?interpreter=mpy", "MicroPython", "py", "authfetch/core/__init__.mpy")],
 )  # fmt: skip
 def test_interpreter_starts_offline_and_imports_the_library(
-    page: Page, server: AuthfetchServer, offline_requests, query: str, name: str, other: str
+    page: Page,
+    server: AuthfetchServer,
+    offline_requests,
+    query: str,
+    name: str,
+    other: str,
+    core: str,
 ):
-    """The chosen interpreter starts from vendor/, unpacks authfetch.tar.gz, imports authfetch."""
+    """The chosen interpreter starts from vendor/, unpacks its archive, imports authfetch
+    (MicroPython the bytecode of authfetch-mpy.tar.gz, Pyodide the source)."""
     page.route("**/py/main.py", probe_main)
     page.goto(server.url + "/" + query)
     html = page.locator("html")
     expect(html).to_have_attribute("data-probe", "imported 0.1.0", timeout=READY_TIMEOUT_MS)
+    assert str(html.get_attribute("data-core")).endswith(core)
     expect(page.locator("#interpreter-name")).to_have_text(name)
     expect(page.locator("#interpreter-start")).to_contain_text("started in")
     expect(page.locator("#interpreter-other")).to_have_attribute("href", f"./?interpreter={other}")
@@ -54,5 +66,5 @@ def test_micropython_page_loads_no_pyodide(page: Page, server: AuthfetchServer):
         "data-probe", "imported 0.1.0", timeout=READY_TIMEOUT_MS
     )
     assert any(url.endswith("/micropython.wasm") for url in urls)
-    assert any(url.endswith("/authfetch.tar.gz") for url in urls)
+    assert any(url.endswith("/authfetch-mpy.tar.gz") for url in urls)
     assert not [url for url in urls if "/vendor/pyodide/" in url]

@@ -102,15 +102,16 @@ def test_module_served_with_the_wrong_type_is_named(page: Page, faulty_site, pag
 
 
 def test_archive_sent_with_content_encoding_is_named(page: Page, faulty_site, page_errors):
-    """``authfetch.tar.gz`` sent as ``Content-Encoding: gzip``: MicroPython cannot unpack it and
-    the page says to send it as is; Pyodide unpacks the plain tar and starts (no false alarm)."""
+    """The library's archive sent as ``Content-Encoding: gzip``: MicroPython cannot unpack it
+    and the page says to send it as is; Pyodide unpacks the plain tar and starts (no false
+    alarm)."""
     page_errors.allow(r".")
     if faulty_site.interpreter == "py":
         faulty_site.server.fault = "gzip"
         open_ready_page(page, faulty_site.url)
         return
     detail = open_faulty(page, faulty_site, "gzip")
-    assert "authfetch.tar.gz is sent with Content-Encoding: gzip" in detail["message"]
+    assert "authfetch-mpy.tar.gz is sent with Content-Encoding: gzip" in detail["message"]
     assert "application/gzip" in detail["message"]
 
 

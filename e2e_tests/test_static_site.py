@@ -64,11 +64,15 @@ def static_site(site_and_api: SimpleNamespace) -> SimpleNamespace:
 
 
 def test_example_configs_ship_the_library_as_one_archive():
-    """The example's PyScript configs name the library in one line, the archive, and a
-    vendored interpreter: MicroPython by default, Pyodide as the alternative."""
-    for name, runtime in (("pyscript.toml", "micropython"), ("pyscript-py.toml", "pyodide")):
+    """The example's PyScript configs name the library in one line, the archive (compiled
+    for MicroPython on MicroPython), and a vendored interpreter: MicroPython by default,
+    Pyodide as the alternative."""
+    for name, runtime, archive in (
+        ("pyscript.toml", "micropython", "authfetch-mpy.tar.gz"),
+        ("pyscript-py.toml", "pyodide", "authfetch.tar.gz"),
+    ):
         config = tomllib.loads((SITE / name).read_text())
-        assert config["files"] == {"./authfetch.tar.gz": "./*"}
+        assert config["files"] == {"./" + archive: "./*"}
         assert config["interpreter"].startswith(f"./vendor/{runtime}/{{{{{runtime}}}}}/")
         assert "packages" not in config
 

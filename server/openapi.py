@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from .page import LIBRARY_ARCHIVE
+from .page import LIBRARY_ARCHIVE, MPY_ARCHIVE
 from .state import STAT_NAMES
 
 bp = Blueprint("openapi", __name__)
@@ -447,6 +447,13 @@ DESCRIPTION: Schema = {
             "get": {
                 "operationId": "getLibraryArchive",
                 "summary": "The authfetch package as one gzipped tar (built by the set-up)",
+                "responses": {"200": {"description": "application/gzip"}, "404": FILE_404},
+            }
+        },
+        f"/{MPY_ARCHIVE}": {
+            "get": {
+                "operationId": "getMicroPythonArchive",
+                "summary": "The same package compiled for MicroPython (.mpy), one gzipped tar",
                 "responses": {"200": {"description": "application/gzip"}, "404": FILE_404},
             }
         },

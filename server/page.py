@@ -26,6 +26,8 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 RUNTIMES_FILE = "runtimes.json"
 LIBRARY_ARCHIVE = "authfetch.tar.gz"
+#: The same modules compiled for MicroPython (tools/libarchive.py).
+MPY_ARCHIVE = "authfetch-mpy.tar.gz"
 PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 
 
@@ -113,6 +115,12 @@ def library_archive() -> Response:
     browser unpack the gzip layer before PyScript sees the file.
     """
     return _send(current_app.config["BUILD_DIR"], LIBRARY_ARCHIVE, REVALIDATE, "application/gzip")
+
+
+@bp.get(f"/{MPY_ARCHIVE}")
+def mpy_archive() -> Response:
+    """The same package compiled for MicroPython (``.mpy``), sent like :func:`library_archive`."""
+    return _send(current_app.config["BUILD_DIR"], MPY_ARCHIVE, REVALIDATE, "application/gzip")
 
 
 @bp.get("/authfetch-start.js")

@@ -13,6 +13,8 @@ URL                   served from
                       (``make setup`` fills vendor/)
 ``/authfetch.tar.gz``    the authfetch package in one archive (``make setup`` builds
                       build/authfetch.tar.gz)
+``/authfetch-mpy.tar.gz``  the same compiled for MicroPython, what its config names
+                      (build/authfetch-mpy.tar.gz)
 ``/authfetch-start.js``   the library's start-up watch (a page that cannot start
                       says why), from the package's ``web/`` folder
 ====================  =========================================================
@@ -45,6 +47,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 VENDOR = ROOT / "vendor"
 ARCHIVE = ROOT / "build" / "authfetch.tar.gz"
+MPY_ARCHIVE = ROOT / "build" / "authfetch-mpy.tar.gz"
 #: The library's start-up watch: a page that cannot start says why (shipped in the package).
 START_JS = ROOT / "py" / "authfetch" / "src" / "authfetch" / "web" / "authfetch-start.js"
 WRITTEN_API = "http://127.0.0.1:8000"
@@ -52,12 +55,15 @@ WRITTEN_API = "http://127.0.0.1:8000"
 MOUNTS = {
     "/vendor/": VENDOR,
     "/authfetch.tar.gz/": ARCHIVE,
+    "/authfetch-mpy.tar.gz/": MPY_ARCHIVE,
     "/authfetch-start.js/": START_JS,
     "/": HERE,
 }
 TYPES = {".mjs": "text/javascript", ".wasm": "application/wasm", ".toml": "application/toml"}
 #: ``--interpreter`` -> PyScript's script type and this folder's config for it.
 INTERPRETERS = {"mpy": "pyscript.toml", "py": "pyscript-py.toml"}
+#: ``--interpreter`` -> the library archive its config names (MicroPython: compiled).
+ARCHIVES = {"mpy": MPY_ARCHIVE, "py": ARCHIVE}
 DEFAULT_INTERPRETER = "mpy"
 #: The files of this folder that are templates, and the site's other files.
 TEMPLATES = ("index.html", *INTERPRETERS.values())
@@ -145,7 +151,7 @@ def serve_in_thread(server: ThreadingHTTPServer) -> threading.Thread:
 
 def export(target: Path, interpreter: str, api_origin: str) -> None:
     """Write the deployable site into ``target``: the page and this interpreter's config
-    filled in, the site's files, the archive, and only the vendored runtime folders this
+    filled in, the site's files, its archive, and only the vendored runtime folders this
     interpreter loads (export the other ``interpreter`` into the same folder for both)."""
     versions = json.loads((VENDOR / "runtimes.json").read_text())
     runtime = {"mpy": "micropython", "py": "pyodide"}[interpreter]
@@ -154,7 +160,8 @@ def export(target: Path, interpreter: str, api_origin: str) -> None:
         (target / name).write_text(fill((HERE / name).read_text(), interpreter, api_origin))
     for name in SITE_FILES:
         shutil.copy2(HERE / name, target / name)
-    shutil.copy2(ARCHIVE, target / ARCHIVE.name)
+    archive = ARCHIVES[interpreter]
+    shutil.copy2(archive, target / archive.name)
     shutil.copy2(START_JS, target / START_JS.name)
     for name in ("pyscript", runtime):
         folder = Path("vendor") / name / versions[name]

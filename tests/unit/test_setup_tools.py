@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -104,20 +106,21 @@ def test_vendor_lays_out_every_runtime_by_its_pinned_version():
         assert (ROOT / "vendor" / name / pins[npm_name] / entry).is_file()
 
 
-def make_question(*what_if: str) -> int:
-    """``make -q build/authfetch.tar.gz`` (0: up to date), pretending ``what_if`` changed."""
+def make_question(*what_if: str, target: str = "build/authfetch.tar.gz") -> int:
+    """``make -q <target>`` (0: up to date), pretending ``what_if`` changed."""
     flags = [f"--what-if={path}" for path in what_if]
-    return run(["make", "-q", *flags, "build/authfetch.tar.gz"]).returncode
+    return run(["make", "-q", *flags, target]).returncode
 
 
-def test_archive_is_rebuilt_when_a_library_file_or_folder_changes():
-    """The archive is up to date after the set-up, and make rebuilds it when a module
+@pytest.mark.parametrize("target", ["build/authfetch.tar.gz", "build/authfetch-mpy.tar.gz"])
+def test_archive_is_rebuilt_when_a_library_file_or_folder_changes(target: str):
+    """Each archive is up to date after the set-up, and make rebuilds it when a module
     changes or a folder's listing does (a module added or removed)."""
-    assert make_question() == 0
-    assert make_question("py/authfetch/src/authfetch/core/tokens.py") == 1
-    assert make_question("py/authfetch/src/authfetch/web") == 1
-    assert make_question("tools/libarchive.py") == 1
-    assert make_question("README.md") == 0
+    assert make_question(target=target) == 0
+    assert make_question("py/authfetch/src/authfetch/core/tokens.py", target=target) == 1
+    assert make_question("py/authfetch/src/authfetch/web", target=target) == 1
+    assert make_question("tools/libarchive.py", target=target) == 1
+    assert make_question("README.md", target=target) == 0
 
 
 def test_second_setup_does_nothing():
