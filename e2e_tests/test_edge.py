@@ -309,6 +309,7 @@ import js
 from pyscript.ffi import create_proxy
 from authfetch.core import Refresh
 from authfetch.web.chain import run_flow
+from authfetch.web.ffi import H, error_for_js
 from authfetch.web.transport import FetchTransport
 
 
@@ -325,8 +326,20 @@ class CancellingSession:
         pass
 
 
+class Call:  # what the bridge's JsCall does, around a promise the test makes
+
+    def __init__(self, resolve, reject):
+        self.resolve_js, self.reject_js = resolve, reject
+
+    def resolve(self, value):
+        self.resolve_js(value)
+
+    def reject(self, exc):
+        H.fail(self.reject_js, error_for_js(exc))
+
+
 def go(resolve, reject):
-    run_flow(flow(), CancellingSession(), FetchTransport(), resolve, reject)
+    run_flow(flow(), CancellingSession(), FetchTransport(), Call(resolve, reject))
 
 
 js.window.goFlow = create_proxy(go)
@@ -421,3 +434,24 @@ def test_logout_wins_over_a_refresh_that_lands_during_it(
     page.reload()
     expect(page.locator("html")).to_have_attribute("data-authfetch", "ready", timeout=60_000)
     assert page.evaluate("authfetch.state().loggedIn") is False
+
+
+HEADERS_LAB = """
+import js
+from authfetch.web.transport import JsHeaders
+
+headers = JsHeaders(js.Headers.new(js.JSON.parse('{"DPoP-Nonce": "n1", "X-Empty": ""}')))
+js.window.__got = repr([headers.get("dpop-nonce"), headers.get("x-empty"),
+                        headers.get("absent"), headers.get("absent", "d")])
+js.document.documentElement.dataset.lab = "ready"
+"""
+
+
+def test_a_header_a_response_lacks_reads_as_none(
+    page: Page, server: AuthfetchServer, interpreter: str
+):
+    """A response header that is not there reads as ``None`` (or the default) on both
+    interpreters: MicroPython turns JS ``undefined`` into a truthy object, which once
+    became a ``DPoP-Nonce`` of "undefined" on every answer without one."""
+    open_lab(page, server.url, interpreter, HEADERS_LAB)
+    assert page.evaluate("window.__got") == "['n1', '', None, 'd']"

@@ -100,7 +100,7 @@ def sign_in(page: Page, url: str) -> None:
     page.goto(url)
     wait_ready(page)
     assert page.evaluate("authfetch.state().loggedIn") is False
-    page.evaluate("authfetch.login()")
+    page.evaluate("authfetch.login(); undefined")  # not awaited: the page navigates away
     page.wait_for_url(lambda href: not href.startswith(url), timeout=READY_TIMEOUT_MS)
     sign_in_at_provider(page)
     wait_ready(page)

@@ -17,6 +17,8 @@ close()            stop this client (listeners, timer); ``window.authfetch`` goe
 
 Each method makes its promise in JavaScript and hands ``resolve``/``reject`` to
 Python (a value returned by Python to JavaScript can get lost on MicroPython);
+``fetch`` keeps them in JavaScript and hands Python the call's id instead
+(:class:`~authfetch.web.ffi.JsCall`: no proxy made per request);
 ``state()`` reads a JSON snapshot that Python rewrites whenever it changes. When
 the bridge is ready, ``<html data-authfetch="ready">`` is set.
 """

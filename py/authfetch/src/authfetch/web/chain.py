@@ -20,7 +20,7 @@ from authfetch.core import (
     send_event,
 )
 from authfetch.web.dpop import BrowserKeys
-from authfetch.web.ffi import SETTLER, reject_with, spawn
+from authfetch.web.ffi import SETTLER, JsCall, spawn
 from authfetch.web.transport import Response, transport_error
 
 TYPE_CHECKING = False
@@ -33,13 +33,9 @@ if TYPE_CHECKING:
 
 
 def run_flow(
-    flow: "Any",
-    session: "AuthSession",
-    transport: "FetchTransport",
-    resolve: "Any",
-    reject: "Any",
+    flow: "Any", session: "AuthSession", transport: "FetchTransport", call: JsCall
 ) -> None:
-    """Drive ``flow``; call JS ``resolve(result)`` or ``reject(error)`` when it ends.
+    """Drive ``flow``; settle the JavaScript ``call`` with its result or error when it ends.
 
     The one dispatch of this driver: ``Send`` goes to the transport's promise,
     ``Refresh`` to the session's single flight, ``SignProof`` (DPoP) to WebCrypto's
@@ -54,13 +50,13 @@ def run_flow(
         try:
             command = steps.send(value) if error is None else steps.throw(error)
         except Exception as exc:  # every failure must reach the JS caller
-            reject_with(reject, exc)
+            call.reject(exc)
             return
         if isinstance(command, Send):
             _send(session, transport, command, step)
         elif isinstance(command, _Result):
             result = command.value
-            resolve(result.js if isinstance(result, Response) else result)
+            call.resolve(result.js if isinstance(result, Response) else result)
         elif isinstance(command, Refresh):
             spawn(_refresh(session.refresh, command.stale, step))
         elif isinstance(command, SignProof) and isinstance(session.keys, BrowserKeys):

@@ -32,7 +32,7 @@ from authfetch.core.oauth import page_without_query, same_origin
 from authfetch.core.options import check_values, under_base
 from authfetch.web.chain import run_flow
 from authfetch.web.dpop import BrowserKeys
-from authfetch.web.ffi import SETTLER, H, Timer, now, proxy, reject_with, release, spawn
+from authfetch.web.ffi import SETTLER, H, JsCall, Timer, now, proxy, release, spawn
 from authfetch.web.lease import page_lock
 from authfetch.web.storage import make_store
 from authfetch.web.transport import FetchTransport, Response, request_from_js, simple_request
@@ -382,39 +382,40 @@ class AuthFetch:
         request = ReplayableRequest(str(href), method, headers, payload, retry=retry)
         return await self.session.fetch(request)
 
-    def fetch_js(
-        self, description: str, resource: "Any", init: "Any", resolve: "Any", reject: "Any"
-    ) -> None:
-        """``fetch(resource, init)`` for JavaScript: settles ``resolve``/``reject``.
+    def fetch_js(self, description: str, call_id: int) -> None:
+        """``fetch(resource, init)`` for JavaScript: settles the bridge's call ``call_id``.
 
         ``description`` is the JS side's reading of the arguments (JSON text, the
-        URL resolved by the browser). A URL and no body (the common case) is
-        driven by chaining promises (:mod:`authfetch.web.chain`); a body is read
-        into bytes first, on the asyncio path; a URL the browser cannot parse is
-        handed to ``fetch`` untouched, which rejects with its own ``TypeError``.
+        URL resolved by the browser); the arguments themselves stay in JavaScript
+        with the call's promise, and are read from there only when needed. A URL and
+        no body (the common case) is driven by chaining promises
+        (:mod:`authfetch.web.chain`), the call's init found by its id when each send
+        is made; a body is read into bytes first, on the asyncio path; a URL the
+        browser cannot parse is handed to ``fetch`` untouched, which rejects with its
+        own ``TypeError``.
         """
+        call = JsCall(int(call_id))
         described = json.loads(description)
         if described.get("simple") and described.get("url") is None:
-            self.settler.fetch(resource, init, 0, _settle_with(resolve, reject))
+            resource, init = H.callInput(call.ident), H.callInit(call.ident)
+            self.settler.fetch(resource, init, 0, _settle_with(call))
             return
-        request = simple_request(described, init)
+        request = simple_request(described, call.ident)
         if request is None:
-            spawn(self._fetch_with_body(resource, init, described["retry"], resolve, reject))
+            spawn(self._fetch_with_body(call, described["retry"]))
             return
-        flow = self.session.request_flow(request)
-        run_flow(flow, self.session, self.transport, resolve, reject)
+        run_flow(self.session.request_flow(request), self.session, self.transport, call)
 
-    async def _fetch_with_body(
-        self, resource: "Any", init: "Any", retry: bool, resolve: "Any", reject: "Any"
-    ) -> None:
+    async def _fetch_with_body(self, call: JsCall, retry: bool) -> None:
         """Read the body of a JS request once, then send it through the session."""
         try:
+            resource, init = H.callInput(call.ident), H.callInit(call.ident)
             request = await request_from_js(resource, init, retry)
             response = await self.session.fetch(request)
         except Exception as exc:
-            reject_with(reject, exc)
+            call.reject(exc)
             return
-        resolve(response.js)
+        call.resolve(response.js)
 
     def urllib_opener(self) -> "AuthOpener":
         """An ``urllib.request`` opener with the same session (Pyodide only: needs
@@ -565,13 +566,13 @@ def error_detail(exc: Exception) -> dict:
     }
 
 
-def _settle_with(resolve: "Any", reject: "Any") -> "Callable[..., None]":
-    """A :class:`Settler` callback passing a JS promise's outcome to ``resolve``/``reject``."""
+def _settle_with(call: JsCall) -> "Callable[..., None]":
+    """A :class:`Settler` callback passing a JS promise's outcome to the bridge's ``call``."""
 
     def settled(ok: bool, value: "Any", _status: int = 0) -> None:
         if ok:
-            resolve(value)
+            call.resolve(value)
         else:
-            H.fail(reject, value)
+            call.reject_value(value)
 
     return settled

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "H",
+    "JsCall",
     "JsException",
     "Settler",
     "Timer",
@@ -107,6 +108,30 @@ def json_to_js(value: object) -> "Any":
 def reject_with(reject: "Any", exc: BaseException) -> None:
     """Reject a JS promise for ``exc`` (see :func:`error_for_js`)."""
     H.fail(reject, error_for_js(exc))
+
+
+class JsCall:
+    """One ``window.authfetch.fetch`` call, settled through the helpers by its id (the
+    promise's ``resolve`` and ``reject`` stay in JavaScript)."""
+
+    _finish = H.finish
+    _fail = H.failCall
+
+    def __init__(self, ident: int) -> None:
+        """The call ``ident`` (a small integer chosen by the bridge)."""
+        self.ident = ident
+
+    def resolve(self, value: "Any") -> None:
+        """Fulfil the call's promise with ``value``."""
+        JsCall._finish(self.ident, value)
+
+    def reject(self, exc: BaseException) -> None:
+        """Reject the call's promise for ``exc`` (see :func:`error_for_js`)."""
+        JsCall._fail(self.ident, error_for_js(exc))
+
+    def reject_value(self, value: "Any") -> None:
+        """Reject the call's promise with a JS value (a boxed error)."""
+        JsCall._fail(self.ident, value)
 
 
 def error_for_js(exc: BaseException) -> "Any":

@@ -54,9 +54,27 @@ helpers.withoutBody = (init) => {
 const PASS_THROUGH = ["mode", "credentials", "cache", "redirect", "referrer", "referrerPolicy",
   "integrity", "keepalive", "signal", "priority"];
 
-// The init of one send: the caller's send options, our method, headers and body.
+// The window.authfetch.fetch calls in flight, by id: their promise's resolve and reject and
+// the caller's arguments. Python settles a call by its id, so no JS function crosses the
+// FFI for a request (MicroPython makes, and later frees, a proxy for each one).
+const calls = new Map();
+let lastCall = 0;
+helpers.callInput = (id) => calls.get(id).input;
+helpers.callInit = (id) => calls.get(id).init;
+helpers.finish = (id, value) => {
+  const call = calls.get(id);
+  if (call !== undefined) { calls.delete(id); call.resolve(value); }
+};
+helpers.failCall = (id, value) => {
+  const call = calls.get(id);
+  if (call !== undefined) { calls.delete(id); helpers.fail(call.reject, value); }
+};
+
+// The init of one send: the caller's send options (its init, or the id of its call), our
+// method, headers and body.
 helpers.makeInit = (caller, method, headersJson, body, stream) => {
   const init = {};
+  if (typeof caller === "number") caller = calls.has(caller) ? calls.get(caller).init : null;
   if (caller != null) {
     for (const name of PASS_THROUGH) if (caller[name] != null) init[name] = caller[name];
   }
@@ -320,8 +338,10 @@ helpers.listen = (target, type, callback) => {
   return () => target.removeEventListener(type, handler);
 };
 
-// Headers.get without JS null (Pyodide would hand Python a JsNull, not None).
-helpers.header = (headers, name) => headers.get(name) ?? undefined;
+// Headers.get as JSON text: a string, or null when absent. Neither JS null nor undefined
+// crosses as None on both interpreters (Pyodide: null is a JsNull; MicroPython: undefined
+// is a truthy object), a string does.
+helpers.header = (headers, name) => JSON.stringify(headers.get(name));
 
 helpers.timeout = (callback, ms) => setTimeout(() => callback(null), Math.min(ms, 2147483647));
 
@@ -369,8 +389,16 @@ helpers.replaceUrl = (url) => history.replaceState(history.state, "", url);
 // login() with no arguments signs in at the provider; login(username, password): JSON dialect.
 helpers.bridge = (py) => {
   const api = {
-    fetch: (input, init) => new Promise((resolve, reject) => py.fetch(
-      helpers.describe(input, init), input, init === undefined ? null : init, resolve, reject)),
+    fetch: (input, init) => new Promise((resolve, reject) => {
+      const id = ++lastCall;
+      calls.set(id, {resolve, reject, input, init: init === undefined ? null : init});
+      try {
+        py.fetch(helpers.describe(input, init), id);
+      } catch (error) {
+        calls.delete(id);
+        throw error;
+      }
+    }),
     login: (...args) => new Promise((resolve, reject) =>
       py.login(JSON.stringify(args.length ? [String(args[0]), String(args[1])] : []),
         resolve, reject)),

@@ -25,8 +25,8 @@ class JsHeaders:
 
     def get(self, name: str, default: "str | None" = None) -> "str | None":
         """The value of ``name``, or ``default``."""
-        value = H.header(self._headers, name)
-        return default if value is None else str(value)
+        value = json.loads(str(H.header(self._headers, name)))
+        return default if value is None else value
 
 
 class Response:
@@ -135,7 +135,9 @@ class FetchTransport:
 
 
 def simple_request(description: dict, init: "Any") -> "ReplayableRequest | None":
-    """The common case, a URL and no body, from :func:`describe`'s answer at once.
+    """The common case, a URL and no body, from :func:`describe`'s answer at once; ``init``
+    is the caller's init, or the id of the bridge's call that holds it (``helpers.makeInit``
+    finds it there at each send).
 
     ``None`` when there is a body to read first (use :func:`request_from_js`).
     """
