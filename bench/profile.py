@@ -16,6 +16,11 @@ under the call from the driver's loop) and the rest (the promise callbacks that
 bring the response back, the body, the browser's own work, idle). The tables go
 to the terminal and ``bench/results/profile.md``.
 
+``--no-network`` replaces ``fetch`` in every page, after the login, with one that
+answers at once (a ``Response`` made in the page): what is left is each client's
+own work per request, without the network, the server or the waits between
+them (the figure the timed loop gives is then CPU time per request).
+
 The pure part (:func:`summarize`, :func:`render`) reads a profile as JSON and
 needs no browser; the unit tests feed it a hand-made one.
 """
@@ -71,6 +76,10 @@ PROFILED_LOOP = """async ([path, count]) => {
         if (outcome !== 200) failures.push(outcome);
     }
     return {ms: performance.now() - start, failures};
+}"""
+#: ``--no-network``: ``fetch`` answers at once, in the page (no network, no server).
+NO_NETWORK = """() => {
+    window.fetch = () => Promise.resolve(new Response('{"ok": true}', {status: 200}));
 }"""
 WARMUP_LOOP = """async ([path, count]) => {
     for (let i = 0; i < count; i++) await peer.fetch(path);
@@ -548,14 +557,21 @@ class PageUnderProfile:
     """One page open in its own browser context, logged in, profiled block by block."""
 
     def __init__(
-        self, context: BrowserContext, origin: str, client: Client, page_name: str
+        self,
+        context: BrowserContext,
+        origin: str,
+        client: Client,
+        page_name: str,
+        no_network: bool = False,
     ) -> None:
-        """Open ``client``'s page and log in."""
+        """Open ``client``'s page and log in (then, ``no_network``, fake ``fetch``)."""
         self.client, self.page_name = client, page_name
         self.page = open_pages(context, origin, client)[0]
         state = login(self.page)
         if not state.get("loggedIn"):
             raise RuntimeError(f"{client.label}: login failed: {state}")
+        if no_network:
+            self.page.evaluate(NO_NETWORK)
         self.session = context.new_cdp_session(self.page)
         self.result: Profiled | None = None
 
@@ -606,6 +622,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=",".join(PAGES),
         help=f"comma-separated pages to profile: {', '.join(PAGES)}",
     )
+    parser.add_argument(
+        "--no-network",
+        action="store_true",
+        help="fetch answers at once in the page: each client's own CPU time per request",
+    )
     parser.add_argument("--output", type=Path, default=REPORT, help="the Markdown report")
     args = parser.parse_args(argv)
     args.pages = [name.strip() for name in args.pages.split(",") if name.strip()]
@@ -640,7 +661,11 @@ def main(argv: list[str]) -> int:
                         client = PAGES[page_name][interpreter]
                         print(f"profile: opening {client.label}", flush=True)
                         context = browser.new_context()
-                        pages.append(PageUnderProfile(context, server.url, client, page_name))
+                        pages.append(
+                            PageUnderProfile(
+                                context, server.url, client, page_name, args.no_network
+                            )
+                        )
                 per_block = -(-args.requests // args.rounds)
                 for number in range(1, args.rounds + 1):
                     for page in pages:
@@ -655,6 +680,7 @@ def main(argv: list[str]) -> int:
         f"{chromium}, sampling every {args.sampling_us} µs, every page open at once, "
         f"{args.rounds} blocks each taking turns, each after {args.warmup} warm-up requests, "
         f"{time.perf_counter() - started:.0f} s in all."
+        + (" No network: `fetch` answered at once in the page." if args.no_network else "")
     )
     report = render(results, command, note)
     args.output.parent.mkdir(parents=True, exist_ok=True)

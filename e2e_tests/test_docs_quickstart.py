@@ -63,8 +63,8 @@ class QuickStartSite(SimpleHTTPRequestHandler):
         path = path.split("?", 1)[0]
         if path.startswith("/vendor/") and ".." not in path:
             return str(ROOT / path.lstrip("/"))
-        if path == "/authfetch.tar.gz":
-            return str(ROOT / "build" / "authfetch.tar.gz")
+        if path in ("/authfetch.tar.gz", "/authfetch-mpy.tar.gz"):
+            return str(ROOT / "build" / path.lstrip("/"))
         if path == "/authfetch-start.js":
             return str(START_JS)
         return str(ROOT / "not-found")
@@ -96,14 +96,16 @@ def fill(text: str) -> str:
 
 
 def config_for(interpreter: str) -> str:
-    """The README's pyscript.toml, with the Pyodide line of its comment for ``py``."""
+    """The README's pyscript.toml, with the Pyodide lines of its comments for ``py``."""
     toml = fill(readme_block("Python in the page (MicroPython or Pyodide)", "toml"))
     if interpreter == "py":
         pyodide = re.search(r'"(\./vendor/pyodide/[^"]+)"', toml)
-        assert pyodide is not None
+        archive = re.search(r'Pyodide: ("\./authfetch\.tar\.gz")', toml)
+        assert pyodide is not None and archive is not None
         toml = re.sub(
             r"^interpreter = .*$", f'interpreter = "{pyodide.group(1)}"', toml, flags=re.M
         )
+        toml = re.sub(r'^"\./authfetch-mpy\.tar\.gz"', archive.group(1), toml, flags=re.M)
     return toml
 
 

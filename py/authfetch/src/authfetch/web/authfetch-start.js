@@ -17,6 +17,7 @@
   const JS_TYPE = /^(text|application)\/(x-)?(java|ecma)script\b/i;
   let reported = false;
   let checking = false;
+  const pending = [];  // URLs named by failures seen while an inspection ran
   const started = () => ["ready", "error"].includes(html.dataset.authfetch);
 
   const report = (message) => {
@@ -29,10 +30,12 @@
 
   // What went wrong with the files the page loaded: a module with a wrong type, an archive
   // the browser unpacked (Content-Encoding), a file that is missing. null: nothing found.
-  // The files are read again after each pass: an entry may reach the timeline late.
+  // The files are read again after each pass: an entry may reach the timeline late, and a
+  // failure seen meanwhile (a 404 the observer reports) may name the file.
   const inspect = async (extra) => {
     const seen = new Set();
-    for (let urls = extra; urls.length; urls = loaded().filter((url) => !seen.has(url))) {
+    const next = () => loaded().concat(pending.splice(0)).filter((url) => !seen.has(url));
+    for (let urls = extra; urls.length; urls = next()) {
       for (const url of urls) seen.add(url);
       const cause = await probe(urls);
       if (cause) return cause;
@@ -77,7 +80,11 @@
 
   // Report `what` (PyScript's or the browser's own words), with the cause found, if any.
   const fail = async (what, urls) => {
-    if (reported || started() || checking) return;
+    if (reported || started()) return;
+    if (checking) {
+      pending.push(...(urls || []));
+      return;
+    }
     checking = true;
     let cause = null;
     try {
