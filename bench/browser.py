@@ -168,6 +168,9 @@ AUTHFETCH_DRIVER = """() => {
             async (response) => { await response.text(); return response.status; },
             (error) => error.name || 'Error'),
         state: () => authfetch.state(),
+        // The stored access token, for the overhead scenario's plain fetch beside each request.
+        accessToken: () =>
+            (JSON.parse(localStorage.getItem('authfetch.session')) || {}).access_token,
     };
 }"""
 
