@@ -188,8 +188,9 @@ class Settler:
         on_done: "Callable[..., None]",
     ) -> None:
         """:meth:`fetch` with the init made in JavaScript, in one call: the caller's send
-        options (``caller``, a JS init or ``None``), ``method``, the headers as JSON pairs,
-        the body (a ``Uint8Array``, a stream, or ``None``)."""
+        options (``caller``: a JS init, the id of the bridge's call that holds it, or
+        ``None``), ``method``, the headers as JSON pairs, the body (a ``Uint8Array``, a
+        stream, or ``None``)."""
         self._request(
             url, caller, method, headers_json, body, stream, timeout_ms,
             self._register(on_done), self._callback,
